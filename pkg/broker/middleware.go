@@ -194,7 +194,8 @@ type ChainConfig struct {
 	MaxRetries      int
 	InitialInterval time.Duration
 	MaxInterval     time.Duration
-	// Timeout bounds one handler attempt (default 30s).
+	// Timeout bounds one handler attempt (default 30s; negative disables it,
+	// for handlers that wait on a batch and bound themselves).
 	Timeout time.Duration
 	Logger  *slog.Logger
 }
@@ -220,11 +221,13 @@ func Chain(cfg ChainConfig) []message.HandlerMiddleware {
 	if cfg.DeadLetter.Logger == nil {
 		cfg.DeadLetter.Logger = cfg.Logger
 	}
-	return []message.HandlerMiddleware{
+	chain := []message.HandlerMiddleware{
 		middleware.CorrelationID,
 		DeadLetter(cfg.DeadLetter),
 		Retry(cfg.MaxRetries, cfg.InitialInterval, cfg.MaxInterval, cfg.Logger),
-		Timeout(cfg.Timeout),
-		Recover(cfg.Logger),
 	}
+	if cfg.Timeout > 0 {
+		chain = append(chain, Timeout(cfg.Timeout))
+	}
+	return append(chain, Recover(cfg.Logger))
 }

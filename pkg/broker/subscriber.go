@@ -37,6 +37,12 @@ type SubscriberConfig struct {
 	// doubles with each delivery up to MaxNakDelay (defaults 1s and 1m).
 	NakDelay    time.Duration
 	MaxNakDelay time.Duration
+	// ProgressInterval, when set, makes the subscriber tell the server every
+	// interval that a message still in flight is being worked on
+	// (InProgress), so a handler that waits longer than the consumer's
+	// AckWait (a loader holding a batch while its sink is down) is not
+	// redelivered meanwhile. Set it below AckWait; 0 disables.
+	ProgressInterval time.Duration
 	// CloseTimeout bounds how long Close waits for in-flight messages (default 30s).
 	CloseTimeout time.Duration
 	Logger       *slog.Logger
@@ -223,13 +229,26 @@ func (sub *subscription) watch(jm jetstream.Msg, wm *message.Message, cancel con
 		<-sub.sem
 		sub.inflight.Done()
 	}()
-	select {
-	case <-wm.Acked():
-		sub.acks <- jm
-	case <-wm.Nacked():
-		_ = jm.NakWithDelay(sub.nakDelay(wm))
-	case <-sub.hardStop:
-		_ = jm.Nak()
+	var progress <-chan time.Time
+	if d := sub.s.cfg.ProgressInterval; d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		progress = t.C
+	}
+	for {
+		select {
+		case <-wm.Acked():
+			sub.acks <- jm
+			return
+		case <-wm.Nacked():
+			_ = jm.NakWithDelay(sub.nakDelay(wm))
+			return
+		case <-sub.hardStop:
+			_ = jm.Nak()
+			return
+		case <-progress:
+			_ = jm.InProgress()
+		}
 	}
 }
 
