@@ -6,9 +6,9 @@ import "fmt"
 // embedded NATS server. Flags override these.
 type Standalone struct {
 	Extractor
-	DataDir      string `env:"NSFLOW_DATA_DIR" envDefault:"./data"`
-	Sink         string `env:"NSFLOW_SINK"`
-	SinkDeletes  string `env:"NSFLOW_SINK_DELETES" envDefault:"delete"`
+	DataDir     string `env:"NSFLOW_DATA_DIR" envDefault:"./data"`
+	Sink        string `env:"NSFLOW_SINK"`
+	SinkDeletes string `env:"NSFLOW_SINK_DELETES" envDefault:"delete"`
 	// SandboxEvents is the generated data set size when the sandbox is used.
 	SandboxEvents int    `env:"NSFLOW_SANDBOX_EVENTS" envDefault:"10000"`
 	SandboxSeed   int64  `env:"NSFLOW_SANDBOX_SEED" envDefault:"1"`

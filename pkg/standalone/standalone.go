@@ -40,7 +40,7 @@ type Options struct {
 	// Sandbox, when set, is used instead of starting one (tests drive it).
 	Sandbox *sandbox.Sandbox
 	// Ready is called with the running pipeline (tests use it).
-	Ready func(*Pipeline)
+	Ready  func(*Pipeline)
 	Logger *slog.Logger
 }
 

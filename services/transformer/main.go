@@ -36,4 +36,3 @@ func run(ctx context.Context, environ []string, logOut io.Writer) error {
 		return pipeline.NewTransformer(env, cfg)
 	})
 }
-
