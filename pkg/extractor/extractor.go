@@ -269,6 +269,7 @@ func (x *Extractor) syncEvents(ctx context.Context, res *PassResult) error {
 		return err
 	}
 	r := x.start(cur)
+	x.log.Debug("events pass", "cursor", cur.LastModified, "cursor_id", cur.ID, "from", r.From)
 	for {
 		page, err := x.ns.SuiteQL(ctx, eventsQuery(r, x.loc), x.cfg.PageSize, 0)
 		if err != nil {
@@ -312,7 +313,7 @@ func (x *Extractor) syncEvents(ctx context.Context, res *PassResult) error {
 		last := len(page.Items) - 1
 		next := Cursor{LastModified: lms[last], ID: ids[last], UpdatedAt: x.cfg.Clock().UTC()}
 		// Only move forward: an overlap pass re-reads rows behind the cursor.
-		if cur.IsZero() || !next.Before(cur.LastModified, cur.ID) {
+		if cur.IsZero() || !cur.Before(next.LastModified, next.ID) {
 			if err := x.cursors.Save(ctx, key, next); err != nil {
 				return err
 			}
@@ -383,7 +384,7 @@ func (x *Extractor) syncDeleted(ctx context.Context, res *PassResult) error {
 			return err
 		}
 		next := Cursor{LastModified: lastAt, ID: lastID, UpdatedAt: x.cfg.Clock().UTC()}
-		if cur.IsZero() || !next.Before(cur.LastModified, cur.ID) {
+		if cur.IsZero() || !cur.Before(next.LastModified, next.ID) {
 			if err := x.cursors.Save(ctx, key, next); err != nil {
 				return err
 			}

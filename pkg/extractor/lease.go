@@ -95,7 +95,9 @@ func runLeading(ctx context.Context, x *Extractor, lease *Lease, every time.Dura
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lost := make(chan struct{})
+	renewerDone := make(chan struct{})
 	go func() {
+		defer close(renewerDone)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -115,6 +117,8 @@ func runLeading(ctx context.Context, x *Extractor, lease *Lease, every time.Dura
 		}
 	}()
 	err := x.Run(lctx)
+	cancel()
+	<-renewerDone
 	select {
 	case <-lost:
 		return nil

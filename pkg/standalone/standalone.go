@@ -37,8 +37,10 @@ type Options struct {
 	// Progress receives a progress line every ProgressEvery (nil = none).
 	Progress      io.Writer
 	ProgressEvery time.Duration
-	// Sandbox, when set, is used instead of starting one (tests drive it).
-	Sandbox *sandbox.Sandbox
+	// Sandbox, when set, is used instead of starting one (tests drive it);
+	// SandboxURL is its base URL when the caller has already started it.
+	Sandbox    *sandbox.Sandbox
+	SandboxURL string
 	// Ready is called with the running pipeline (tests use it).
 	Ready  func(*Pipeline)
 	Logger *slog.Logger
@@ -132,9 +134,11 @@ func Run(ctx context.Context, cfg config.Standalone, opt Options) (Summary, erro
 			}
 			defer sb.Close()
 		}
-		url, err := sb.Start("127.0.0.1:0")
-		if err != nil {
-			return Summary{}, fmt.Errorf("start sandbox: %w", err)
+		url := opt.SandboxURL
+		if url == "" {
+			if url, err = sb.Start("127.0.0.1:0"); err != nil {
+				return Summary{}, fmt.Errorf("start sandbox: %w", err)
+			}
 		}
 		sc := sb.Config()
 		cfg.NetSuite.AccountID = sc.Account
