@@ -41,6 +41,13 @@ func NewLoader(ctx context.Context, env Env, cfg config.Loader) (*Loader, error)
 	if err != nil {
 		return nil, fmt.Errorf("open sink: %w", err)
 	}
+	return NewLoaderWithSink(env, cfg, name, s)
+}
+
+// NewLoaderWithSink builds the loader stage around an open sink named name
+// (the loader owns it and closes it when Run returns).
+func NewLoaderWithSink(env Env, cfg config.Loader, name string, s sink.Sink) (*Loader, error) {
+	log := env.Log.With("stage", "loader", "sink", name)
 	st, err := loader.New(loader.Config{SinkName: name, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Logger: log}, s)
 	if err != nil {
 		_ = s.Close()
