@@ -76,9 +76,10 @@ func (s *Stage) Handle(msg *message.Message) error {
 	if err != nil {
 		return broker.Permanent(fmt.Errorf("transform raw message: %w", err), transform.Class(err))
 	}
-	payload, err := calendarevent.Marshal(ev)
+	// AppendEvent writes exactly calendarevent.Marshal's bytes, without reflection.
+	payload, err := transform.AppendEvent(make([]byte, 0, 2048), ev)
 	if err != nil {
-		return broker.Permanent(err, "internal")
+		return broker.Permanent(fmt.Errorf("encode canonical event: %w", err), "internal")
 	}
 	rawID := msg.Metadata.Get(calendarevent.HeaderMsgID)
 	if rawID == "" {

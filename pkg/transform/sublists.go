@@ -1,0 +1,376 @@
+package transform
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nsflow/nsflow/pkg/calendarevent"
+)
+
+// row is one sublist row: list[idx] names it in errors, e.g. "attendees[2]"
+// (envelope) or "attendee.items[2]" (record).
+type row struct {
+	list string
+	idx  int
+	val  []byte
+}
+
+func (r row) f() field              { return field{list: r.list, idx: r.idx} }
+func (r row) at(key []byte) field   { return field{list: r.list, idx: r.idx, key: key} }
+func (r row) sub(name string) field { return field{list: r.list, idx: r.idx, sub: name} }
+
+// sublistRows finds the rows of the attendee or resource list. The record's
+// expanded REST sublist ({items: [...]}) wins: it was read with the record.
+// Otherwise the envelope's rows are used when the extractor fetched them.
+// known is false when the list was not extracted at all; a REST sublist that
+// is only a link ({links: [...]}) was not.
+func (m *mapper) sublistRows(f int, env []json.RawMessage, envName string) (rows []row, known bool, err *Error) {
+	s := m.slots[f]
+	if !s.absent() {
+		if kindOf(s.val) != kindObject {
+			// Not a sublist (a SuiteQL column of that name?): keep it verbatim.
+			m.extra = append(m.extra, s)
+		} else if items, ok, err := m.expandedItems(s); err != nil {
+			return nil, false, err
+		} else if ok {
+			if len(env) > 0 {
+				m.notef("%s taken from the record's expanded %s sublist; %d rows in the envelope ignored", envName, s.name(), len(env))
+			}
+			return items, true, nil
+		}
+	}
+	if !m.raw.AttendeesFetched {
+		if len(env) == 0 {
+			return nil, false, nil
+		}
+		m.notef("%s rows present although attendees_fetched is false; used them", envName)
+	}
+	rows = make([]row, len(env))
+	for i, r := range env {
+		rows[i] = row{envName, i, trimValue(r)}
+	}
+	return rows, true, nil
+}
+
+// expandedItems reads the items of an expanded REST sublist; ok is false for
+// a link-only sublist.
+func (m *mapper) expandedItems(s slot) (rows []row, ok bool, err *Error) {
+	name := s.name()
+	it, _ := newObjIter(s.val)
+	var buf [16]byte
+	for {
+		k, v, more := it.next()
+		if !more {
+			break
+		}
+		switch string(lowerKey(buf[:0], k)) {
+		case "items":
+			if kindOf(v) == kindNull {
+				continue
+			}
+			arr, isArr := newArrIter(v)
+			if !isArr {
+				return nil, false, wrongType(field{sub: name + ".items"}, v, "an array")
+			}
+			ok = true
+			for {
+				e, more := arr.next()
+				if !more {
+					break
+				}
+				rows = append(rows, row{name + ".items", len(rows), e})
+			}
+		case "hasmore":
+			if more, set, _ := boolOf(field{}, v); set && more {
+				m.notef("the %s sublist says hasMore; it may be incomplete", name)
+			}
+		}
+	}
+	return rows, ok, nil
+}
+
+// rowReader reads the members of one sublist row by lower-case key.
+type rowReader struct {
+	field    string
+	unmapped []string
+}
+
+// belongs checks a row's calendarevent column against the event id.
+func (m *mapper) belongs(f field, v []byte) *Error {
+	id, _, _, problem := m.refParts(v)
+	if problem != "" {
+		return newErr(ClassWrongType, f.String(), problem)
+	}
+	if id != "" && id != m.raw.RecordID {
+		return newErr(ClassInvalidRecord, f.String(), fmt.Sprintf("row belongs to event %s, not %s", quoteShort(id), quoteShort(m.raw.RecordID)))
+	}
+	return nil
+}
+
+// attendees reads the attendee list: nil when not extracted, else sorted by
+// entity id (numerically when both are numbers), then attendance, response,
+// name, type. Rows that are exact duplicates are kept once.
+func (m *mapper) attendees() ([]calendarevent.Attendee, *Error) {
+	rows, known, err := m.sublistRows(fAttendee, m.raw.Attendees, "attendees")
+	if err != nil || !known {
+		return nil, err
+	}
+	out := make([]calendarevent.Attendee, 0, len(rows))
+	var unmapped []string
+	for _, r := range rows {
+		a, extra, err := m.attendee(r)
+		if err != nil {
+			return nil, err
+		}
+		unmapped = append(unmapped, extra...)
+		out = append(out, a)
+	}
+	slices.SortFunc(out, compareAttendees)
+	out = slices.Compact(out)
+	if n := len(rows) - len(out); n > 0 {
+		m.notef("%d duplicate attendee rows dropped", n)
+	}
+	m.unmappedNote("attendee", unmapped)
+	return out, nil
+}
+
+func (m *mapper) attendee(r row) (calendarevent.Attendee, []string, *Error) {
+	var a calendarevent.Attendee
+	var extra []string
+	it, ok := newObjIter(r.val)
+	if !ok {
+		return a, nil, wrongType(r.f(), r.val, "an object")
+	}
+	var aliasName, rowName string
+	var buf [32]byte
+	for {
+		k, v, more := it.next()
+		if !more {
+			break
+		}
+		if kindOf(v) == kindNull {
+			continue
+		}
+		switch string(lowerKey(buf[:0], k)) {
+		case "attendee":
+			id, name, typ, problem := m.refParts(v)
+			if problem != "" {
+				return a, nil, newErr(ClassWrongType, r.at(k).String(), problem)
+			}
+			a.Entity = calendarevent.Ref{ID: id, Name: name, Type: typ}
+		case "ns_attendee_name":
+			var err *Error
+			if aliasName, err = m.textOf(r.at(k), v); err != nil {
+				return a, nil, err
+			}
+		case "refname":
+			var err *Error
+			if rowName, err = m.textOf(r.at(k), v); err != nil {
+				return a, nil, err
+			}
+		case "attendance":
+			id, _, _, problem := m.refParts(v)
+			if problem != "" {
+				return a, nil, newErr(ClassWrongType, r.at(k).String(), problem)
+			}
+			a.Attendance = id
+		case "response":
+			id, _, _, problem := m.refParts(v)
+			if problem != "" {
+				return a, nil, newErr(ClassWrongType, r.at(k).String(), problem)
+			}
+			a.Response = id
+		case "calendarevent":
+			if err := m.belongs(r.at(k), v); err != nil {
+				return a, nil, err
+			}
+		case "links":
+		default:
+			extra = append(extra, decodeString(k))
+		}
+	}
+	if it.err != nil {
+		return a, nil, newErr(ClassMalformedJSON, r.f().String(), "not valid JSON")
+	}
+	if a.Entity.ID == "" {
+		return a, nil, newErr(ClassInvalidRecord, r.sub("attendee").String(), "missing (every attendee row needs an entity id)")
+	}
+	if a.Entity.Name == "" {
+		a.Entity.Name = cmp.Or(aliasName, rowName)
+	}
+	return a, extra, nil
+}
+
+// resources reads the resource list like attendees, sorted by id, name, type.
+func (m *mapper) resources() ([]calendarevent.Ref, *Error) {
+	rows, known, err := m.sublistRows(fResource, m.raw.Resources, "resources")
+	if err != nil || !known {
+		return nil, err
+	}
+	out := make([]calendarevent.Ref, 0, len(rows))
+	var unmapped []string
+	for _, r := range rows {
+		ref, extra, err := m.resource(r)
+		if err != nil {
+			return nil, err
+		}
+		unmapped = append(unmapped, extra...)
+		out = append(out, ref)
+	}
+	slices.SortFunc(out, compareRefs)
+	out = slices.Compact(out)
+	if n := len(rows) - len(out); n > 0 {
+		m.notef("%d duplicate resource rows dropped", n)
+	}
+	m.unmappedNote("resource", unmapped)
+	return out, nil
+}
+
+// resource reads a SuiteQL row {calendarevent, resource, ns_resource_name},
+// a REST item {links, resource: {links, id, refName}}, or an item that is
+// itself a reference {links, id, refName}.
+func (m *mapper) resource(r row) (calendarevent.Ref, []string, *Error) {
+	var ref, self calendarevent.Ref
+	var extra []string
+	it, ok := newObjIter(r.val)
+	if !ok {
+		return ref, nil, wrongType(r.f(), r.val, "an object")
+	}
+	var aliasName string
+	var buf [32]byte
+	for {
+		k, v, more := it.next()
+		if !more {
+			break
+		}
+		if kindOf(v) == kindNull {
+			continue
+		}
+		switch string(lowerKey(buf[:0], k)) {
+		case "resource":
+			id, name, typ, problem := m.refParts(v)
+			if problem != "" {
+				return ref, nil, newErr(ClassWrongType, r.at(k).String(), problem)
+			}
+			ref = calendarevent.Ref{ID: id, Name: name, Type: typ}
+		case "ns_resource_name":
+			s, err := m.textOf(r.at(k), v)
+			if err != nil {
+				return ref, nil, err
+			}
+			aliasName = s
+		case "id":
+			id, ok := m.idOf(v)
+			if !ok {
+				return ref, nil, wrongType(r.at(k), v, "a string")
+			}
+			self.ID = id
+		case "refname":
+			s, err := m.textOf(r.at(k), v)
+			if err != nil {
+				return ref, nil, err
+			}
+			self.Name = s
+		case "links":
+			self.Type = m.linkRecordType(v)
+		case "calendarevent":
+			if err := m.belongs(r.at(k), v); err != nil {
+				return ref, nil, err
+			}
+		default:
+			extra = append(extra, decodeString(k))
+		}
+	}
+	if it.err != nil {
+		return ref, nil, newErr(ClassMalformedJSON, r.f().String(), "not valid JSON")
+	}
+	if ref.ID == "" {
+		if self.ID == "" {
+			return ref, nil, newErr(ClassInvalidRecord, r.sub("resource").String(), "missing (every resource row needs a resource id)")
+		}
+		ref = self
+	} else if ref.Name == "" {
+		ref.Name = self.Name
+	}
+	if ref.Name == "" {
+		ref.Name = aliasName
+	}
+	return ref, extra, nil
+}
+
+// unmappedNote records, by name only, sublist columns the contract has no
+// place for (their values may be personal data and are not carried).
+func (m *mapper) unmappedNote(what string, cols []string) {
+	if len(cols) == 0 {
+		return
+	}
+	slices.Sort(cols)
+	cols = slices.Compact(cols)
+	m.notef("%s rows carried columns this version does not map: %s", what, strings.Join(cols, ", "))
+}
+
+// compareIDs orders internal ids numerically when both are decimal numbers
+// (so "5" sorts before "10"), numbers before other ids, others bytewise.
+func compareIDs(a, b string) int {
+	na, nb := isDecimal(a), isDecimal(b)
+	switch {
+	case na && nb:
+		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	case na:
+		return -1
+	case nb:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+func isDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func compareRefs(a, b calendarevent.Ref) int {
+	if c := compareIDs(a.ID, b.ID); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.ID, b.ID); c != 0 { // "05" and "5"
+		return c
+	}
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Type, b.Type)
+}
+
+func compareAttendees(a, b calendarevent.Attendee) int {
+	if c := compareIDs(a.Entity.ID, b.Entity.ID); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Attendance, b.Attendance); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Entity.ID, b.Entity.ID); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Response, b.Response); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Entity.Name, b.Entity.Name); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Entity.Type, b.Entity.Type)
+}
