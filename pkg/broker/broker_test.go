@@ -335,3 +335,45 @@ func TestDeadLetterChain(t *testing.T) {
 		return err == nil && ci.NumAckPending == 0 && ci.AckFloor.Stream == 4
 	})
 }
+
+// TestCloseHandsBackPrefetchedMessages: messages the client had pulled but not
+// yet handed to the router are naked on Close, so the next subscriber gets
+// them at once rather than after AckWait (5s here).
+func TestCloseHandsBackPrefetchedMessages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pub, _ := broker.NewPublisher(e.js, broker.PublisherConfig{})
+	const n = 40
+	for i := 0; i < n; i++ {
+		if err := pub.Publish(calendarevent.RawSubject("x"), rawMsg(fmt.Sprint("p", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	topic := broker.ConsumerTopic(calendarevent.StreamRaw, broker.ConsumerTransformer)
+	sub1, _ := broker.NewSubscriber(e.js, broker.SubscriberConfig{MaxInFlight: 8})
+	ch1, err := sub1.Subscribe(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := <-ch1
+	first.Ack()
+	_ = sub1.Close()
+
+	sub2, _ := broker.NewSubscriber(e.js, broker.SubscriberConfig{MaxInFlight: 64})
+	defer sub2.Close()
+	ch2, err := sub2.Subscribe(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{first.UUID: true}
+	deadline := time.After(2 * time.Second)
+	for len(got) < n {
+		select {
+		case m := <-ch2:
+			got[m.UUID] = true
+			m.Ack()
+		case <-deadline:
+			t.Fatalf("only %d of %d messages within 2s of the first subscriber closing (AckWait is 5s)", len(got), n)
+		}
+	}
+}

@@ -196,13 +196,13 @@ func (sub *subscription) onMessage(jm jetstream.Msg) {
 	sub.mu.RLock()
 	defer sub.mu.RUnlock()
 	if sub.stopped {
-		_ = jm.Nak() // redelivered at once to another replica; failure means AckWait does it
+		sub.handBack(jm)
 		return
 	}
 	select {
 	case sub.sem <- struct{}{}:
 	case <-sub.closing:
-		_ = jm.Nak()
+		sub.handBack(jm)
 		return
 	}
 	wm := sub.toWatermill(jm)
@@ -215,7 +215,7 @@ func (sub *subscription) onMessage(jm jetstream.Msg) {
 		cancel()
 		sub.inflight.Done()
 		<-sub.sem
-		_ = jm.Nak()
+		sub.handBack(jm)
 		return
 	}
 	go sub.watch(jm, wm, cancel)
@@ -244,13 +244,23 @@ func (sub *subscription) watch(jm jetstream.Msg, wm *message.Message, cancel con
 			_ = jm.NakWithDelay(sub.nakDelay(wm))
 			return
 		case <-sub.hardStop:
-			_ = jm.Nak()
+			sub.handBack(jm)
 			return
 		case <-progress:
 			_ = jm.InProgress()
 		}
 	}
 }
+
+// handBack returns a message this closing subscription will not handle. The
+// short delay keeps the server from redelivering it into this subscription's
+// still-open pull request; another replica (or the restarted process) gets it
+// after the delay instead of after AckWait.
+func (sub *subscription) handBack(jm jetstream.Msg) {
+	_ = jm.NakWithDelay(closingNakDelay)
+}
+
+const closingNakDelay = time.Second
 
 func (sub *subscription) nakDelay(wm *message.Message) time.Duration {
 	d := sub.s.cfg.NakDelay
@@ -279,7 +289,15 @@ func (sub *subscription) close() {
 		sub.stopped = true
 		sub.mu.Unlock()
 		if sub.cc != nil {
-			sub.cc.Stop()
+			// Drain (not Stop): messages the client has already pulled are
+			// handed to onMessage, which naks them now, so they are
+			// redelivered at once instead of after AckWait.
+			sub.cc.Drain()
+			select {
+			case <-sub.cc.Closed():
+			case <-time.After(sub.s.cfg.CloseTimeout):
+				sub.cc.Stop()
+			}
 		}
 		done := make(chan struct{})
 		go func() {

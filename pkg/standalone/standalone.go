@@ -111,7 +111,12 @@ func Run(ctx context.Context, cfg config.Standalone, opt Options) (Summary, erro
 	if err != nil {
 		return Summary{}, err
 	}
-	defer nc.Close()
+	defer func() {
+		// Acks and naks are buffered publishes: flush them before closing so
+		// nothing in flight waits for AckWait after a restart.
+		_ = nc.FlushTimeout(5 * time.Second)
+		nc.Close()
+	}()
 	js, err := broker.JetStream(nc, cfg.NATS)
 	if err != nil {
 		return Summary{}, err

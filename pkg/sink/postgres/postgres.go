@@ -1,0 +1,376 @@
+// Package postgres is the PostgreSQL sink (pgx/v5 pool).
+//
+// A batch is one transaction. Rows travel as one array per column and are
+// upserted with INSERT … SELECT FROM unnest(…) ON CONFLICT (account, id) DO
+// UPDATE … WHERE <newer> RETURNING, so a batch of any size is a handful of
+// statements whose plans pgx caches per connection.
+//
+// Concurrency. Several loaders may write the same rows at once (READ
+// COMMITTED). Two upserts of one key serialize on the row and the loser
+// re-evaluates the guard against the committed row. Deletions in DeleteRow
+// mode are the subtle part, because the row they remove can no longer be
+// locked: a concurrent upsert that checked the tombstone table before the
+// deletion committed could re-insert an older version. Two things close that
+// window. A tombstone first upserts a "deleted" marker into calendar_events
+// (so it collides with, and waits for, any concurrent insert of the key) and
+// only then removes the row; and every DeleteRow batch ends by deleting, for
+// its keys, any row that a committed tombstone at least as new covers —
+// including a row this very batch just (re)inserted. Deadlocks and
+// serialization failures are retried in place a few times.
+//
+// Instants are stored with microsecond precision, so the guard compares
+// LastModifiedAt to the microsecond (NetSuite's is to the second).
+//
+// Attendee rows have no foreign key (its per-row trigger cost two thirds of
+// the attendee insert time); they are written and deleted in the same
+// transaction as their event row.
+//
+// Tables: calendar_events, calendar_event_attendees and
+// calendar_event_tombstones in the connection's current schema (set
+// search_path in the URL to use another), created by the numbered migrations
+// in migrations/ (applied at Open under an advisory lock, recorded in
+// schema_migrations).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nsflow/nsflow/pkg/calendarevent"
+	"github.com/nsflow/nsflow/pkg/sink/internal/core"
+	"github.com/nsflow/nsflow/pkg/sink/internal/migrate"
+	"github.com/nsflow/nsflow/pkg/sink/internal/sqlrow"
+)
+
+//go:embed migrations/*.sql
+var migrationsFS embed.FS
+
+// Options configures Open.
+type Options struct {
+	// Logger receives operational logs (ids and counts only). Nil discards.
+	Logger *slog.Logger
+	// Deletes selects how tombstones are stored.
+	Deletes core.DeleteMode
+}
+
+// Sink writes canonical events to PostgreSQL.
+type Sink struct {
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	deletes core.DeleteMode
+	target  string // host/db for messages; never the password
+}
+
+// txRetries is how many times a batch is retried in place after a deadlock
+// or serialization failure.
+const txRetries = 3
+
+// Open connects to the database rawURL names (a libpq URL or key=value
+// string; pgxpool settings such as pool_max_conns are accepted) and applies
+// the schema migrations.
+func Open(ctx context.Context, rawURL string, opts Options) (*Sink, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !opts.Deletes.Valid() {
+		return nil, fmt.Errorf("invalid delete mode %v", opts.Deletes)
+	}
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		// pgx's message may quote the URL; do not wrap it (it can hold a password).
+		return nil, errors.New("parse postgres URL: invalid connection string")
+	}
+	cc := cfg.ConnConfig
+	s := &Sink{log: opts.Logger, deletes: opts.Deletes, target: fmt.Sprintf("%s:%d/%s", cc.Host, cc.Port, cc.Database)}
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("connect postgres %s: %w", s.target, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool, waiting for connections in use to be released.
+func (s *Sink) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping acquires a pooled connection and checks that the server answers.
+func (s *Sink) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres %s: %w", s.target, err)
+	}
+	return nil
+}
+
+func (s *Sink) migrate(ctx context.Context) error {
+	ms, err := migrate.Load(migrationsFS, "migrations")
+	if err != nil {
+		return err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate postgres %s: begin: %w", s.target, err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// One migrator per schema at a time: a second loader starting now waits
+	// here and then finds everything applied. (CREATE TABLE IF NOT EXISTS
+	// alone is not safe against a concurrent creator.)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('nsflow.sink.migrate:' || coalesce(current_schema(), ''), 0))`); err != nil {
+		return fmt.Errorf("migrate postgres %s: lock: %w", s.target, err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("migrate postgres %s: %w", s.target, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("migrate postgres %s: %w", s.target, err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return fmt.Errorf("migrate postgres %s: %w", s.target, err)
+	}
+	done := map[int]bool{}
+	maxApplied := 0
+	for _, v := range applied {
+		done[int(v)] = true
+		maxApplied = max(maxApplied, int(v))
+	}
+	n := 0
+	for _, m := range ms {
+		if done[m.Version] {
+			continue
+		}
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migrate postgres %s: apply %04d_%s: %w", s.target, m.Version, m.Name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("migrate postgres %s: record %04d: %w", s.target, m.Version, err)
+		}
+		n++
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate postgres %s: commit: %w", s.target, err)
+	}
+	if n > 0 {
+		s.log.Info("postgres schema migrated", "target", s.target, "applied", n, "version", ms[len(ms)-1].Version)
+	}
+	if len(ms) > 0 && maxApplied > ms[len(ms)-1].Version {
+		s.log.Warn("postgres schema is newer than this build", "target", s.target, "schema_version", maxApplied, "build_version", ms[len(ms)-1].Version)
+	}
+	return nil
+}
+
+// Write commits events in one transaction, applying the version guard. See
+// package sink for the contract.
+func (s *Sink) Write(ctx context.Context, events []*calendarevent.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows, err := sqlrow.Prepare(events)
+	if err != nil {
+		return fmt.Errorf("postgres write: %w", err)
+	}
+	b := newBatch(rows)
+	for attempt := 1; ; attempt++ {
+		err = s.write(ctx, b)
+		if err == nil {
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		if attempt > txRetries || !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") || ctx.Err() != nil {
+			break
+		}
+		s.log.Warn("postgres write conflict, retrying", "sqlstate", pgErr.Code, "attempt", attempt, "events", len(rows))
+	}
+	return fmt.Errorf("postgres write: %w", classify(err))
+}
+
+func (s *Sink) write(ctx context.Context, b *batch) (err error) {
+	t0 := time.Now()
+	lap := func(n string) {
+		fmt.Fprintf(os.Stderr, "%s=%v ", n, time.Since(t0).Round(time.Millisecond))
+		t0 = time.Now()
+	}
+	defer fmt.Fprintln(os.Stderr)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(ctx)
+		}
+	}()
+
+	if b.tombs.len() > 0 && s.deletes == core.DeleteRow {
+		if _, err := tx.Exec(ctx, tombstoneSQL, b.tombs.text[0], b.tombs.text[1], b.tombs.lastMod, b.tombs.rawSeq); err != nil {
+			return fmt.Errorf("record tombstones: %w", err)
+		}
+	}
+	lap("begin+tomb")
+	changed, err := upsert(ctx, tx, liveSQL, &b.live)
+	lap("upsert")
+	if err != nil {
+		return fmt.Errorf("upsert events: %w", err)
+	}
+	if b.tombs.len() > 0 {
+		if _, err := upsert(ctx, tx, markSQL, &b.tombs); err != nil {
+			return fmt.Errorf("mark deleted: %w", err)
+		}
+	}
+	if s.deletes == core.DeleteRow {
+		rows, err := tx.Query(ctx, cleanupSQL, b.keys.account, b.keys.id)
+		if err != nil {
+			return fmt.Errorf("remove deleted rows: %w", err)
+		}
+		removed, err := collectKeys(rows)
+		if err != nil {
+			return fmt.Errorf("remove deleted rows: %w", err)
+		}
+		for k := range removed {
+			delete(changed, k)
+		}
+	}
+	lap("mark+cleanup")
+	if err := replaceAttendees(ctx, tx, b.attendeeRows, changed); err != nil {
+		return fmt.Errorf("attendees: %w", err)
+	}
+	lap("attendees")
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	lap("commit")
+	return nil
+}
+
+func upsert(ctx context.Context, tx pgx.Tx, sql string, c *columns) (map[sqlrow.Key]bool, error) {
+	if c.len() == 0 {
+		return map[sqlrow.Key]bool{}, nil
+	}
+	rows, err := tx.Query(ctx, sql, c.args()...)
+	if err != nil {
+		return nil, err
+	}
+	return collectKeys(rows)
+}
+
+func collectKeys(rows pgx.Rows) (map[sqlrow.Key]bool, error) {
+	out := map[sqlrow.Key]bool{}
+	var k sqlrow.Key
+	_, err := pgx.ForEachRow(rows, []any{&k.Account, &k.ID}, func() error {
+		out[k] = true
+		return nil
+	})
+	return out, err
+}
+
+// replaceAttendees replaces the attendee rows of every changed live event
+// whose attendee list is known.
+func replaceAttendees(ctx context.Context, tx pgx.Tx, live []*sqlrow.Row, changed map[sqlrow.Key]bool) error {
+	var keys keyColumns
+	var a attendeeColumns
+	for _, r := range live {
+		if r.Attendees == nil || !changed[sqlrow.Key{Account: r.Account, ID: r.ID}] {
+			continue
+		}
+		keys.account = append(keys.account, r.Account)
+		keys.id = append(keys.id, r.ID)
+		for _, at := range r.Attendees {
+			a.append(r, at)
+		}
+	}
+	if len(keys.account) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, deleteAttendeesSQL, keys.account, keys.id); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if len(a.account) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, insertAttendeesSQL, a.account, a.eventID, a.entityID, a.entityName, a.entityType, a.attendance, a.response); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	return nil
+}
+
+// Lookup returns the event as the sink holds it for (account, id), or nil
+// when there is no row: the stored event JSON with the version and deletion
+// columns and the attendee rows (sorted by entity id) laid over it. For a
+// MarkDeleted row the content is that of the last live version.
+func (s *Sink) Lookup(ctx context.Context, account, id string) (*calendarevent.Event, error) {
+	var (
+		js           string
+		deleted      bool
+		deletedAt    *time.Time
+		lastModified time.Time
+		rawSeq       int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT event_json::text, deleted, deleted_at, last_modified_at, raw_sequence
+		FROM calendar_events WHERE account = $1 AND id = $2`, account, id).
+		Scan(&js, &deleted, &deletedAt, &lastModified, &rawSeq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres lookup %s/%s: %w", account, id, err)
+	}
+	e, err := sqlrow.DecodeStored([]byte(js))
+	if err != nil {
+		return nil, err
+	}
+	e.Deleted, e.LastModifiedAt, e.Provenance.RawSequence = deleted, lastModified.UTC(), uint64(rawSeq)
+	e.DeletedAt = nil
+	if deletedAt != nil {
+		t := deletedAt.UTC()
+		e.DeletedAt = &t
+	}
+	rows, err := s.pool.Query(ctx, `SELECT entity_id, coalesce(entity_name, ''), coalesce(entity_type, ''),
+		coalesce(attendance, ''), coalesce(response, '')
+		FROM calendar_event_attendees WHERE account = $1 AND event_id = $2 ORDER BY entity_id`, account, id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres lookup attendees: %w", err)
+	}
+	e.Attendees = []calendarevent.Attendee{}
+	var a calendarevent.Attendee
+	if _, err := pgx.ForEachRow(rows, []any{&a.Entity.ID, &a.Entity.Name, &a.Entity.Type, &a.Attendance, &a.Response}, func() error {
+		e.Attendees = append(e.Attendees, a)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("postgres lookup attendees: %w", err)
+	}
+	return e, nil
+}
+
+// classify marks errors a record caused as permanent: data exceptions (class
+// 22: invalid text encoding, out-of-range or malformed values), integrity
+// constraint violations (23) and program limits such as an index row too big
+// (54). Everything else — connection loss, timeouts, lock or admin errors —
+// stays transient.
+func classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
+		switch pgErr.Code[:2] {
+		case "22", "23", "54":
+			return core.Permanent(err)
+		}
+	}
+	return err
+}
