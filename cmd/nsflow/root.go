@@ -26,6 +26,9 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		newRunCmd(environ, stdout, stderr),
 		newSandboxCmd(environ, stdout, stderr),
 		newProvisionCmd(environ, stdout, stderr),
+		newDLQCmd(environ, stdout, stderr),
+		newReplayCmd(environ, stdout, stderr),
+		newStatusCmd(environ, stdout, stderr),
 	)
 	return root
 }
