@@ -257,4 +257,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
