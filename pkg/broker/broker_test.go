@@ -377,3 +377,60 @@ func TestCloseHandsBackPrefetchedMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestSweeperDeadLettersExhaustedMessages: a message that is never acked (the
+// process dies on it every time) reaches MaxDeliver; the sweeper copies it to
+// the DLQ instead of letting the server drop it silently.
+func TestSweeperDeadLettersExhaustedMessages(t *testing.T) {
+	t.Parallel()
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), NoListen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, _ := srv.Connect()
+	defer nc.Close()
+	js, _ := broker.JetStream(nc, broker.NATSConfig{})
+	topo := broker.DefaultTopology()
+	topo.Consumer.MaxDeliver = 2
+	if err := broker.Provision(t.Context(), js, topo); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := broker.NewPublisher(js, broker.PublisherConfig{})
+	if err := pub.Publish(calendarevent.RawSubject("ACCT"), rawMsg("crasher")); err != nil {
+		t.Fatal(err)
+	}
+	cons, _ := js.Consumer(t.Context(), calendarevent.StreamRaw, broker.ConsumerTransformer)
+	for i := 0; i < 2; i++ { // two deliveries, neither acked
+		b, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range b.Messages() {
+			_ = m.Nak()
+		}
+	}
+	// The server decides the message is exhausted (and advises so) when it
+	// would deliver it again, i.e. on the next pull.
+	if b, err := cons.Fetch(1, jetstream.FetchMaxWait(500*time.Millisecond)); err == nil {
+		for m := range b.Messages() {
+			t.Fatalf("message delivered a third time with MaxDeliver 2: %s", m.Subject())
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = broker.NewSweeper(js, pub, nil).Run(ctx) }()
+	dlq, _ := js.Stream(t.Context(), calendarevent.StreamDLQ)
+	waitFor(t, 15*time.Second, "the exhausted message in the DLQ", func() bool {
+		info, err := dlq.Info(t.Context())
+		return err == nil && info.State.Msgs == 1
+	})
+	m, err := dlq.GetMsg(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(calendarevent.HeaderDLQErrorClass) != "max_deliveries" || m.Header.Get(calendarevent.HeaderRecordID) != "crasher" ||
+		m.Header.Get(calendarevent.HeaderDLQStage) != "transformer" || m.Subject != "dlq.transformer.tstdrv1" || string(m.Data) != `{"n":"crasher"}` {
+		t.Fatalf("dead letter %s %v %s", m.Subject, m.Header, m.Data)
+	}
+}

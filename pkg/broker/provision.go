@@ -159,10 +159,19 @@ func Provision(ctx context.Context, js jetstream.JetStream, t Topology) error {
 			return fmt.Errorf("provision stream %s: %w", sc.Name, explainJS(err))
 		}
 	}
+	adv := t.streamConfig(StreamAdvisories, "", "MAX_DELIVERIES advisories of the pipeline's consumers (see Sweeper)", t.DLQ)
+	adv.Subjects = advisorySubjects()
+	if _, err := js.CreateOrUpdateStream(ctx, adv); err != nil {
+		return fmt.Errorf("provision stream %s: %w", adv.Name, explainJS(err))
+	}
 	consumers := []struct {
 		stream string
 		cfg    jetstream.ConsumerConfig
 	}{
+		{StreamAdvisories, jetstream.ConsumerConfig{
+			Durable: ConsumerSweeper, Description: "moves messages that exhausted MaxDeliver to the DLQ",
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, DeliverPolicy: jetstream.DeliverAllPolicy,
+		}},
 		{calendarevent.StreamRaw, t.consumerConfig(ConsumerTransformer, calendarevent.RawSubjects, "transformer: raw → canonical")},
 	}
 	for _, s := range t.Sinks {

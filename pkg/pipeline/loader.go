@@ -21,6 +21,7 @@ type Loader struct {
 	Sink     sink.Sink
 	SinkName string
 	router   *message.Router
+	sweeper  *broker.Sweeper
 }
 
 // NewLoader opens the sink and builds the loader stage.
@@ -100,7 +101,7 @@ func NewLoaderWithSink(env Env, cfg config.Loader, name string, s sink.Sink) (*L
 		}
 		return s.Ping(ctx)
 	})
-	return &Loader{Stage: st, Sink: s, SinkName: name, router: r}, nil
+	return &Loader{Stage: st, Sink: s, SinkName: name, router: r, sweeper: broker.NewSweeper(env.JS, pub, log)}, nil
 }
 
 func progressInterval(ackWait time.Duration) time.Duration {
@@ -119,6 +120,12 @@ func (l *Loader) Run(ctx context.Context) error {
 		defer close(batcherDone)
 		l.Stage.Run(bctx)
 	}()
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		_ = l.sweeper.Run(ctx)
+	}()
+	defer func() { <-sweeperDone }()
 	err := runRouter(ctx, l.router)
 	// The router has waited for in-flight handlers; stop the batcher after it
 	// flushed what they handed it.

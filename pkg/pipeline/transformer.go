@@ -14,8 +14,9 @@ import (
 
 // Transformer is the transformer stage wired to JetStream.
 type Transformer struct {
-	Stage  *transformer.Stage
-	router *message.Router
+	Stage   *transformer.Stage
+	router  *message.Router
+	sweeper *broker.Sweeper
 }
 
 // NewTransformer builds the transformer stage.
@@ -56,11 +57,18 @@ func NewTransformer(env Env, cfg config.Transformer) (*Transformer, error) {
 	_ = env.registerer().Register(transformed)
 	env.addCheck("transformer_router", routerCheck(r))
 	env.addCheck("nats", natsCheck(env.NC))
-	return &Transformer{Stage: st, router: r}, nil
+	return &Transformer{Stage: st, router: r, sweeper: broker.NewSweeper(env.JS, pub, log)}, nil
 }
 
 // Run runs the stage until ctx is done, then shuts down gracefully.
+// It also runs the dead-letter sweeper (see broker.Sweeper).
 func (t *Transformer) Run(ctx context.Context) error {
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		_ = t.sweeper.Run(ctx)
+	}()
+	defer func() { <-sweeperDone }()
 	if err := runRouter(ctx, t.router); err != nil {
 		return fmt.Errorf("transformer: %w", err)
 	}
