@@ -293,7 +293,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "  extracted     %d events, %d deletions\n", s.Extracted, s.Tombstones)
 	fmt.Fprintf(w, "  transformed   %d\n", s.Transformed)
 	fmt.Fprintf(w, "  loaded        %d into %s\n", s.Loaded, s.Sink)
-	fmt.Fprintf(w, "  dead letters  %d (inspect with `nats stream view DLQ` or the DLQ stream on %s)\n", s.DeadLetters, orNone(s.NATSURL))
+	fmt.Fprintf(w, "  dead letters  %d (list them with NATS_URL=%s nsflow dlq list while it runs)\n", s.DeadLetters, orNone(s.NATSURL))
 	fmt.Fprintf(w, "  elapsed       %s\n", s.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  throughput    %.0f events/s\n", s.EventsPerSecond())
 }
