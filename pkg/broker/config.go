@@ -24,6 +24,10 @@ type NATSConfig struct {
 	TLSCert   string `env:"TLS_CERT"`
 	TLSKey    string `env:"TLS_KEY"`
 	Name      string `env:"CLIENT_NAME"`
+	// InboxPrefix replaces "_INBOX" for this client's reply subjects, so NATS
+	// permissions can give each service user its own inbox space
+	// (e.g. _INBOX_extractor.>) instead of all of _INBOX.>.
+	InboxPrefix string `env:"INBOX_PREFIX"`
 	// ConnectTimeout bounds the first connection; later disconnects reconnect forever.
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" envDefault:"10s"`
 	// PublishAsyncMaxPending bounds unacknowledged async publishes per connection.
@@ -53,6 +57,9 @@ func (c NATSConfig) Options(log *slog.Logger) []nats.Option {
 			}
 			log.Error("nats async error", "subject", subject, "err", err)
 		}),
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
 	}
 	if c.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(c.CredsFile))
