@@ -29,6 +29,8 @@ func newRootCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		newDLQCmd(environ, stdout, stderr),
 		newReplayCmd(environ, stdout, stderr),
 		newStatusCmd(environ, stdout, stderr),
+		newAuthCmd(environ, stdout, stderr),
+		newCheckCmd(environ, stdout, stderr),
 	)
 	return root
 }

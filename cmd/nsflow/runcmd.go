@@ -26,6 +26,7 @@ func newRunCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		seed          int64
 		quiet         bool
 		logLevel      string
+		since, until  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -63,6 +64,19 @@ in the sink and prints a summary.`,
 			}
 			if f.Changed("attendees") {
 				cfg.Attendees = attendees
+			}
+			for _, b := range []struct {
+				flag string
+				val  string
+				dst  *time.Time
+			}{{"since", since, &cfg.Since}, {"until", until, &cfg.Until}} {
+				if f.Changed(b.flag) {
+					t, err := time.Parse(time.RFC3339, b.val)
+					if err != nil {
+						return fmt.Errorf("--%s %q: want RFC 3339, e.g. 2024-01-31T00:00:00Z", b.flag, b.val)
+					}
+					*b.dst = t
+				}
 			}
 			if f.Changed("nats-listen") {
 				cfg.NATSListen = natsListen
@@ -112,6 +126,8 @@ in the sink and prints a summary.`,
 	f.StringVar(&attendees, "attendees", "suiteql", "attendee source: off, suiteql or rest")
 	f.StringVar(&opsAddr, "ops-addr", "127.0.0.1:0", "address of /healthz, /readyz and /metrics (\"\" disables)")
 	f.StringVar(&natsListen, "nats-listen", "127.0.0.1:-1", "TCP address of the embedded NATS server (\"\" for in-process only)")
+	f.StringVar(&since, "since", "", "backfill from this lastModified (RFC 3339) when there is no cursor yet")
+	f.StringVar(&until, "until", "", "stop the backfill at this lastModified (RFC 3339)")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	return cmd

@@ -30,6 +30,15 @@ var prefixes = []string{"NSFLOW_", "NETSUITE_", "NATS_"}
 
 // NetSuite is one account's connection settings, with the credentials the
 // reference product asks for.
+//
+// Several accounts: NETSUITE_ACCOUNTS lists their IDs, and each account's
+// settings are the same variables with the account in the name:
+// NETSUITE_<ACCOUNT>_<SETTING>, where <ACCOUNT> is the ID in upper case with
+// '-' as '_' (NETSUITE_1234567_SB1_CLIENT_ID for account 1234567_SB1). A
+// setting an account does not set falls back to the shared NETSUITE_<SETTING>
+// for the settings in SharedSettings (an integration record's client, the
+// key, time zone, concurrency); the others (tokens, URLs, certificate ID,
+// credentials file) belong to one account and never fall back.
 type NetSuite struct {
 	AccountID string `env:"ACCOUNT_ID"`
 	// AuthMode is refresh_token (authorization-code tokens) or client_credentials (M2M).
@@ -37,48 +46,101 @@ type NetSuite struct {
 	ClientID     string `env:"CLIENT_ID"`
 	ClientSecret string `env:"CLIENT_SECRET" secret:"true"`
 	AccessToken  string `env:"ACCESS_TOKEN" secret:"true"`
+	// RefreshToken is the authorization-code refresh token. When empty, it
+	// comes from CredentialsFile, or else from the NATS token cache (stored
+	// there by `nsflow auth login --nats`).
 	RefreshToken string `env:"REFRESH_TOKEN" secret:"true"`
+	// CredentialsFile is the 0600 JSON file `nsflow auth login` writes.
+	CredentialsFile string `env:"CREDENTIALS_FILE"`
 	// TokenURL defaults to https://<account>.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token.
 	TokenURL string `env:"TOKEN_URL"`
 	// BaseURL defaults to https://<account>.suitetalk.api.netsuite.com.
 	BaseURL string `env:"BASE_URL"`
+	// AuthorizeURL (for `nsflow auth login`) defaults to
+	// https://<account>.app.netsuite.com/app/login/oauth2/authorize.nl.
+	AuthorizeURL string `env:"AUTHORIZE_URL"`
+	// RedirectURL (for `nsflow auth login`) must equal the integration
+	// record's redirect URI; default http://127.0.0.1:<free port>/callback.
+	RedirectURL string `env:"REDIRECT_URL"`
 	// CertificateID and PrivateKey are the M2M certificate mapping and its key (PEM).
 	CertificateID string `env:"CERTIFICATE_ID"`
 	PrivateKey    string `env:"PRIVATE_KEY" secret:"true"`
 	// TimeZone is the integration user's time-zone preference (SuiteQL renders in it).
 	TimeZone    string `env:"TIME_ZONE" envDefault:"America/Los_Angeles"`
 	Concurrency int    `env:"CONCURRENCY" envDefault:"4"`
+
+	multi bool // an account of NETSUITE_ACCOUNTS (names its variables with the account)
 }
 
-// Validate names what is missing for the chosen auth mode.
+// SharedSettings are the NETSUITE_<SETTING> names an account of
+// NETSUITE_ACCOUNTS inherits when it does not set NETSUITE_<ACCOUNT>_<SETTING>.
+var SharedSettings = []string{"AUTH_MODE", "CLIENT_ID", "CLIENT_SECRET", "PRIVATE_KEY", "REDIRECT_URL", "TIME_ZONE", "CONCURRENCY"}
+
+// AccountEnvToken is the form of an account ID in variable names: upper
+// case, '-' as '_' ("1234567-sb1" gives "1234567_SB1").
+func AccountEnvToken(account string) string {
+	return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(account), "-", "_"))
+}
+
+// Var is the name of the variable that sets setting for this account:
+// NETSUITE_<SETTING> for the single-account form, NETSUITE_<ACCOUNT>_<SETTING>
+// for an account of NETSUITE_ACCOUNTS.
+func (n NetSuite) Var(setting string) string {
+	if n.multi && setting == "ACCOUNT_ID" {
+		return "NETSUITE_ACCOUNTS"
+	}
+	if n.multi {
+		return "NETSUITE_" + AccountEnvToken(n.AccountID) + "_" + setting
+	}
+	return "NETSUITE_" + setting
+}
+
+// Validate names what is missing for the chosen auth mode. A refresh token
+// is not required: it may come from the credentials file or the NATS token
+// cache, and an account without one waits for `nsflow auth login`.
 func (n NetSuite) Validate() error {
 	var missing []string
-	req := func(v, name string) {
+	req := func(v, setting string) {
 		if v == "" {
-			missing = append(missing, name)
+			missing = append(missing, n.Var(setting))
 		}
 	}
-	req(n.AccountID, "NETSUITE_ACCOUNT_ID")
+	if n.AccountID == "" {
+		missing = append(missing, "NETSUITE_ACCOUNT_ID (or NETSUITE_ACCOUNTS)")
+	}
 	switch n.AuthMode {
 	case "refresh_token":
-		req(n.ClientID, "NETSUITE_CLIENT_ID")
-		req(n.ClientSecret, "NETSUITE_CLIENT_SECRET")
-		req(n.RefreshToken, "NETSUITE_REFRESH_TOKEN")
+		req(n.ClientID, "CLIENT_ID")
+		req(n.ClientSecret, "CLIENT_SECRET")
 	case "client_credentials":
-		req(n.ClientID, "NETSUITE_CLIENT_ID")
-		req(n.CertificateID, "NETSUITE_CERTIFICATE_ID")
-		req(n.PrivateKey, "NETSUITE_PRIVATE_KEY (or NETSUITE_PRIVATE_KEY_FILE)")
+		req(n.ClientID, "CLIENT_ID")
+		req(n.CertificateID, "CERTIFICATE_ID")
+		req(n.PrivateKey, "PRIVATE_KEY")
 	default:
-		return fmt.Errorf("NETSUITE_AUTH_MODE=%q: want refresh_token or client_credentials", n.AuthMode)
+		return fmt.Errorf("%s=%q: want refresh_token or client_credentials", n.Var("AUTH_MODE"), n.AuthMode)
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing required settings for NETSUITE_AUTH_MODE=%s: %s", n.AuthMode, strings.Join(missing, ", "))
+		return fmt.Errorf("missing required settings for %s=%s: %s", n.Var("AUTH_MODE"), n.AuthMode, strings.Join(missing, ", "))
+	}
+	if n.AccountID != "" {
+		if err := validAccountID(n.AccountID); err != nil {
+			return err
+		}
 	}
 	if _, err := time.LoadLocation(n.TimeZone); err != nil {
-		return fmt.Errorf("NETSUITE_TIME_ZONE=%q is not an IANA time zone: %w", n.TimeZone, err)
+		return fmt.Errorf("%s=%q is not an IANA time zone: %w", n.Var("TIME_ZONE"), n.TimeZone, err)
 	}
 	if n.Concurrency < 1 {
-		return fmt.Errorf("NETSUITE_CONCURRENCY=%d: must be at least 1", n.Concurrency)
+		return fmt.Errorf("%s=%d: must be at least 1", n.Var("CONCURRENCY"), n.Concurrency)
+	}
+	return nil
+}
+
+func validAccountID(id string) error {
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("NetSuite account ID %q: only letters, digits, '_' and '-' (as NetSuite shows it, e.g. 1234567 or 1234567_SB1)", id)
+		}
 	}
 	return nil
 }
@@ -98,7 +160,12 @@ type Common struct {
 // Extractor configures the extractor service.
 type Extractor struct {
 	Common
-	NetSuite     NetSuite      `envPrefix:"NETSUITE_"`
+	// NetSuite is the account of the single-account form (NETSUITE_*).
+	NetSuite NetSuite `envPrefix:"NETSUITE_"`
+	// AccountList (NETSUITE_ACCOUNTS) names several accounts; Load fills
+	// Accounts with their settings (see NetSuite). Use NetSuiteAccounts.
+	AccountList  []string      `env:"NETSUITE_ACCOUNTS"`
+	Accounts     []NetSuite    `env:"-"`
 	PollInterval time.Duration `env:"NSFLOW_POLL_INTERVAL" envDefault:"1m"`
 	Overlap      time.Duration `env:"NSFLOW_OVERLAP" envDefault:"5m"`
 	PageSize     int           `env:"NSFLOW_PAGE_SIZE" envDefault:"1000"`
@@ -106,7 +173,102 @@ type Extractor struct {
 	Deletes      bool          `env:"NSFLOW_DELETES" envDefault:"true"`
 	Since        time.Time     `env:"NSFLOW_SINCE"`
 	Until        time.Time     `env:"NSFLOW_UNTIL"`
-	Once         bool          `env:"NSFLOW_ONCE"`
+	// BackfillWindowRows is the number of events per backfill window (0:
+	// the backfill splits into NETSUITE_CONCURRENCY equal windows).
+	BackfillWindowRows int  `env:"NSFLOW_BACKFILL_WINDOW_ROWS" envDefault:"0"`
+	Once               bool `env:"NSFLOW_ONCE"`
+}
+
+// NetSuiteAccounts returns the configured accounts: those of
+// NETSUITE_ACCOUNTS, or the single NETSUITE_* account.
+func (c Extractor) NetSuiteAccounts() []NetSuite {
+	if len(c.Accounts) > 0 {
+		return c.Accounts
+	}
+	return []NetSuite{c.NetSuite}
+}
+
+// loadAccounts fills Accounts from NETSUITE_ACCOUNTS and the per-account
+// variables in vars.
+func (c *Extractor) loadAccounts(vars map[string]string) error {
+	c.Accounts = nil
+	if len(c.AccountList) == 0 {
+		return nil
+	}
+	if c.NetSuite.AccountID != "" {
+		return errors.New("both NETSUITE_ACCOUNT_ID and NETSUITE_ACCOUNTS are set: use NETSUITE_ACCOUNT_ID for one account or NETSUITE_ACCOUNTS for several")
+	}
+	seen := map[string]bool{}
+	for _, id := range c.AccountList {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if err := validAccountID(id); err != nil {
+			return fmt.Errorf("NETSUITE_ACCOUNTS: %w", err)
+		}
+		tok := AccountEnvToken(id)
+		if seen[tok] {
+			return fmt.Errorf("NETSUITE_ACCOUNTS lists account %s twice", id)
+		}
+		seen[tok] = true
+		own := "NETSUITE_" + tok + "_"
+		accountVars := map[string]string{}
+		for _, s := range SharedSettings {
+			if v, ok := vars["NETSUITE_"+s]; ok {
+				accountVars["NETSUITE_"+s] = v
+			}
+		}
+		for k, v := range vars {
+			if setting, ok := strings.CutPrefix(k, own); ok {
+				accountVars["NETSUITE_"+setting] = v
+			}
+		}
+		accountVars["NETSUITE_ACCOUNT_ID"] = id
+		ns := NetSuite{multi: true}
+		if err := env.ParseWithOptions(&ns, env.Options{Environment: accountVars, Prefix: "NETSUITE_"}); err != nil {
+			return fmt.Errorf("parse settings of account %s: %w", id, err)
+		}
+		c.Accounts = append(c.Accounts, ns)
+	}
+	if len(c.Accounts) == 0 {
+		return errors.New("NETSUITE_ACCOUNTS is set but lists no account")
+	}
+	return nil
+}
+
+// accountVariables returns the per-account variable names the accounts of
+// a NETSUITE_ACCOUNTS value may set.
+func accountVariables(list string) map[string]bool {
+	names := map[string]bool{}
+	params, err := env.GetFieldParams(&NetSuite{})
+	if err != nil {
+		panic(fmt.Sprintf("config: bad struct tags: %v", err))
+	}
+	for _, id := range strings.Split(list, ",") {
+		if id = strings.TrimSpace(id); id == "" {
+			continue
+		}
+		for _, p := range params {
+			if p.Key != "ACCOUNT_ID" {
+				names["NETSUITE_"+AccountEnvToken(id)+"_"+p.Key] = true
+			}
+		}
+	}
+	return names
+}
+
+// validateAccounts checks every configured account.
+func (c Extractor) validateAccounts() error {
+	for _, ns := range c.NetSuiteAccounts() {
+		if err := ns.Validate(); err != nil {
+			if ns.multi {
+				return fmt.Errorf("account %s: %w", ns.AccountID, err)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // Transformer configures the transformer service.
@@ -148,7 +310,7 @@ func (c Extractor) Validate() error {
 	if err := c.Common.Validate(); err != nil {
 		return err
 	}
-	if err := c.NetSuite.Validate(); err != nil {
+	if err := c.validateAccounts(); err != nil {
 		return err
 	}
 	if c.PageSize < 1 || c.PageSize > 1000 {
@@ -161,6 +323,12 @@ func (c Extractor) Validate() error {
 	}
 	if c.PollInterval < 100*time.Millisecond {
 		return fmt.Errorf("NSFLOW_POLL_INTERVAL=%s: must be at least 100ms", c.PollInterval)
+	}
+	if c.BackfillWindowRows < 0 {
+		return fmt.Errorf("NSFLOW_BACKFILL_WINDOW_ROWS=%d: must not be negative", c.BackfillWindowRows)
+	}
+	if !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since) {
+		return fmt.Errorf("NSFLOW_UNTIL=%s is not after NSFLOW_SINCE=%s", c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -200,6 +368,9 @@ func Load(environ []string, dst interface{ Validate() error }) error {
 		vars[k] = v
 	}
 	known := Known()
+	for k := range accountVariables(vars["NETSUITE_ACCOUNTS"]) {
+		known[k] = true
+	}
 	var unknown []string
 	for k, v := range vars {
 		if !hasPrefix(k) {
@@ -226,6 +397,13 @@ func Load(environ []string, dst interface{ Validate() error }) error {
 	}
 	if err := env.ParseWithOptions(dst, env.Options{Environment: vars}); err != nil {
 		return fmt.Errorf("parse settings: %w", err)
+	}
+	if a, ok := dst.(interface {
+		loadAccounts(vars map[string]string) error
+	}); ok {
+		if err := a.loadAccounts(vars); err != nil {
+			return fmt.Errorf("invalid settings: %w", err)
+		}
 	}
 	if err := dst.Validate(); err != nil {
 		return fmt.Errorf("invalid settings: %w", err)

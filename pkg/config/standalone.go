@@ -18,7 +18,7 @@ type Standalone struct {
 }
 
 // UseSandbox reports whether no real NetSuite account is configured.
-func (c Standalone) UseSandbox() bool { return c.NetSuite.AccountID == "" }
+func (c Standalone) UseSandbox() bool { return c.NetSuite.AccountID == "" && len(c.Accounts) == 0 }
 
 // Validate checks the standalone settings.
 func (c Standalone) Validate() error {
@@ -26,7 +26,7 @@ func (c Standalone) Validate() error {
 		return err
 	}
 	if !c.UseSandbox() {
-		if err := c.NetSuite.Validate(); err != nil {
+		if err := c.validateAccounts(); err != nil {
 			return err
 		}
 	}

@@ -85,6 +85,96 @@ func (s *CursorStore) Save(ctx context.Context, key string, c Cursor) error {
 	return nil
 }
 
+// Advance stores c under key unless the stored cursor is already at or past
+// it (a concurrent or earlier writer), and returns the cursor now stored. The
+// write is a compare-and-set on the key's revision, so two writers can never
+// move a cursor backwards.
+func (s *CursorStore) Advance(ctx context.Context, key string, c Cursor) (Cursor, error) {
+	stored := c
+	err := s.update(ctx, key, func(cur []byte) ([]byte, error) {
+		if cur != nil {
+			var old Cursor
+			if err := json.Unmarshal(cur, &old); err == nil && !old.IsZero() && !c.Before(old.LastModified, old.ID) {
+				stored = old
+				return nil, nil
+			}
+		}
+		stored = c
+		return json.Marshal(c)
+	})
+	if err != nil {
+		return Cursor{}, err
+	}
+	return stored, nil
+}
+
+// update applies f to the value under key (nil when absent) and writes what f
+// returns (nothing when nil) with compare-and-set on the revision it read,
+// starting over when another writer got there first.
+func (s *CursorStore) update(ctx context.Context, key string, f func(cur []byte) ([]byte, error)) error {
+	for range 20 {
+		var (
+			cur []byte
+			rev uint64
+		)
+		e, err := s.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return fmt.Errorf("load %s: %w", key, err)
+		default:
+			cur, rev = e.Value(), e.Revision()
+		}
+		next, err := f(cur)
+		if err != nil {
+			return fmt.Errorf("update %s: %w", key, err)
+		}
+		if next == nil {
+			return nil
+		}
+		if rev == 0 {
+			_, err = s.kv.Create(ctx, key, next)
+		} else {
+			_, err = s.kv.Update(ctx, key, next, rev)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("save %s: %w", key, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("save %s: the key kept changing under concurrent writers", key)
+}
+
+// get returns the value under key, or nil when there is none.
+func (s *CursorStore) get(ctx context.Context, key string) ([]byte, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", key, err)
+	}
+	return e.Value(), nil
+}
+
+// keys lists the keys matching the subject filter (for example
+// "cursor.acct.backfill.>").
+func (s *CursorStore) keys(ctx context.Context, filter string) ([]string, error) {
+	l, err := s.kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", filter, err)
+	}
+	defer func() { _ = l.Stop() }()
+	var out []string
+	for k := range l.Keys() {
+		out = append(out, k)
+	}
+	return out, nil
+}
+
 // Delete removes the cursor under key so the next pass starts from Since.
 func (s *CursorStore) Delete(ctx context.Context, key string) error {
 	if err := s.kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -1,9 +1,11 @@
 package extractor
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func mustLoc(t *testing.T, name string) *time.Location {
@@ -130,4 +132,90 @@ func TestNewValidates(t *testing.T) {
 			t.Errorf("%s: New accepted %+v", name, cfg)
 		}
 	}
+}
+
+func TestKeysetWhereBefore(t *testing.T) {
+	t.Parallel()
+	from := time.Date(2024, 3, 2, 9, 15, 0, 0, time.UTC)
+	got := keysetWhere("ce.lastmodifieddate", "ce.id", keysetRange{From: from, AfterID: 7, Before: pos{LM: from.Add(time.Hour), ID: 42}}, time.UTC)
+	want := "(ce.lastmodifieddate > TO_TIMESTAMP('2024-03-02 09:15:00', 'YYYY-MM-DD HH24:MI:SS') OR " +
+		"(ce.lastmodifieddate = TO_TIMESTAMP('2024-03-02 09:15:00', 'YYYY-MM-DD HH24:MI:SS') AND ce.id > 7)) AND " +
+		"(ce.lastmodifieddate < TO_TIMESTAMP('2024-03-02 10:15:00', 'YYYY-MM-DD HH24:MI:SS') OR " +
+		"(ce.lastmodifieddate = TO_TIMESTAMP('2024-03-02 10:15:00', 'YYYY-MM-DD HH24:MI:SS') AND ce.id < 42))"
+	if got != want {
+		t.Errorf("window range:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestWindowRows(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                         string
+		pageSize, concurrency, fixed int
+		remaining, want              int
+	}{
+		{"split four ways, whole pages", 1000, 4, 0, 249_000, 63_000},
+		{"at least two pages", 1000, 4, 0, 1500, 2000},
+		{"offset cap", 1000, 4, 0, 10_000_000, 100_000},
+		{"unknown count", 1000, 4, 0, -1, 100_000},
+		{"fixed size rounded up to pages", 100, 4, 250, 5000, 300},
+		{"fixed size capped", 1000, 4, 500_000, 5000, 100_000},
+	}
+	for _, tt := range tests {
+		x := &Extractor{cfg: Config{PageSize: tt.pageSize, Concurrency: tt.concurrency, WindowRows: tt.fixed}}
+		if got := x.windowRows(tt.remaining); got != tt.want {
+			t.Errorf("%s: windowRows(%d) = %d, want %d", tt.name, tt.remaining, got, tt.want)
+		}
+	}
+}
+
+func TestTopStrings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		row  string
+		want [2]string
+	}{
+		{`{"links":[],"id":"1001","title":"a, {b}","ns_lastmodified":"2024-01-02 03:04:05"}`, [2]string{"1001", "2024-01-02 03:04:05"}},
+		{`{"ns_lastmodified":"2024-01-02 03:04:05", "n": 12, "o": {"x":[1,{"y":"}"}]}, "id" : "7"}`, [2]string{"7", "2024-01-02 03:04:05"}},
+		{`{"id":"7","x":true,"y":null}`, [2]string{"7", ""}},
+		{`{"id":"7\u0038","ns_lastmodified":"x"}`, [2]string{"78", "x"}}, // an escape: decoded by the fallback
+		{`{}`, [2]string{"", ""}},
+	}
+	for _, tt := range tests {
+		got := make([]string, 2)
+		if err := topStrings([]byte(tt.row), []string{"id", "ns_lastmodified"}, got); err != nil || [2]string(got) != tt.want {
+			t.Errorf("topStrings(%s) = %q, %v; want %q", tt.row, got, err, tt.want)
+		}
+	}
+	if err := topStrings([]byte(`{"id":`), []string{"id"}, make([]string, 1)); err == nil {
+		t.Error("a truncated row was accepted")
+	}
+}
+
+// FuzzTopStrings holds the scanner to encoding/json on valid objects.
+func FuzzTopStrings(f *testing.F) {
+	f.Add(`{"links":[],"id":"1001","ns_lastmodified":"2024-01-02 03:04:05"}`)
+	f.Add(`{"a":{"id":"x"},"id":"2","b":[1,"]"],"ns_lastmodified":"\"q\""}`)
+	f.Add(`{"id":12,"ns_lastmodified":"s"}`)
+	f.Add(`{"id":"1","id":"2","id":3}`)
+	f.Fuzz(func(t *testing.T, row string) {
+		if !utf8.ValidString(row) {
+			return // encoding/json replaces invalid bytes; ids and timestamps are ASCII and parsed strictly after
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(row), &m) != nil {
+			return
+		}
+		names := []string{"id", "ns_lastmodified"}
+		got := make([]string, 2)
+		if err := topStrings([]byte(row), names, got); err != nil {
+			t.Fatalf("valid object %s: %v", row, err)
+		}
+		for i, n := range names {
+			want, _ := m[n].(string)
+			if got[i] != want {
+				t.Fatalf("%s: %s = %q, encoding/json says %q", row, n, got[i], want)
+			}
+		}
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,8 +55,17 @@ type Config struct {
 	// RESTConcurrency bounds parallel REST record reads in rest mode (default 4;
 	// the account limiter bounds them again).
 	RESTConcurrency int
-	// Since and Until bound the extraction by lastModified (zero = unbounded).
-	// Since applies when there is no cursor yet.
+	// Concurrency is the number of backfill windows read at once (default
+	// 4): the account's concurrency budget. The account limiter still bounds
+	// the requests of all of them together.
+	Concurrency int
+	// WindowRows is the number of events per backfill window, rounded up to
+	// whole pages and capped at 100,000 (SuiteQL's offset limit); 0 sizes
+	// windows so the backfill splits into Concurrency equal windows.
+	WindowRows int
+	// Since and Until bound the extraction by lastModified (zero =
+	// unbounded). Since starts a backfill of [Since, Until] (Until zero: up
+	// to the time the backfill starts); Until also bounds every later pass.
 	Since, Until time.Time
 	// Deletes turns tombstone extraction from deletedrecord on (default true via New's caller).
 	Deletes bool
@@ -85,14 +93,31 @@ type Stats struct {
 	Tombstones uint64
 	Pages      uint64
 	Passes     uint64
-	// Cursor is the events cursor after the last page.
+	// Cursor is the incremental events cursor.
 	Cursor Cursor
+	// CaughtUpTo is when the last complete incremental events scan started:
+	// every change made before it has been extracted (zero before the first).
+	CaughtUpTo time.Time
 	// LastPass is when the last pass finished without error.
 	LastPass time.Time
 	// LastError is the last pass error ("" when the last pass succeeded).
 	LastError string
 	// Reauthorize is set when the account needs a new refresh token.
 	Reauthorize bool
+	// Backfill describes the current or last backfill.
+	Backfill BackfillStatus
+}
+
+// BackfillStatus is the progress of a backfill.
+type BackfillStatus struct {
+	// Active is set while a backfill runs.
+	Active bool
+	// Windows is the number of windows planned so far, WindowsDone the number
+	// finished; Planned is set once the whole range is split into windows.
+	Windows, WindowsDone int
+	Planned              bool
+	// Since and End bound the backfill (Since zero: from the first event).
+	Since, End time.Time
 }
 
 // PassResult is what one pass read.
@@ -113,12 +138,17 @@ type Extractor struct {
 	subject string
 
 	events, tombstones, pages, passes atomic.Uint64
-	mu                                sync.Mutex
-	cursor                            Cursor
-	lastPass                          time.Time
-	lastErr                           string
-	reauth                            bool
-	onPage                            func(PassResult)
+
+	mu         sync.Mutex
+	cursor     Cursor
+	caughtUpTo time.Time
+	lastPass   time.Time
+	lastErr    string
+	reauth     bool
+	backfill   BackfillStatus
+
+	pageMu sync.Mutex // serialises onPage calls
+	onPage func(PassResult)
 }
 
 // New validates cfg and returns an Extractor.
@@ -160,12 +190,20 @@ func New(cfg Config, ns NetSuite, pub Publisher, cursors *CursorStore) (*Extract
 	if cfg.RESTConcurrency <= 0 {
 		cfg.RESTConcurrency = 4
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.WindowRows < 0 {
+		return nil, fmt.Errorf("new extractor: backfill window of %d rows is negative", cfg.WindowRows)
+	}
 	if len(cfg.DeletedTypes) == 0 {
 		cfg.DeletedTypes = []string{"calendarevent", "CalendarEvent"}
 	}
 	if !cfg.Until.IsZero() && !cfg.Since.IsZero() && !cfg.Until.After(cfg.Since) {
 		return nil, fmt.Errorf("new extractor: until %s is not after since %s", cfg.Until, cfg.Since)
 	}
+	cfg.Since = cfg.Since.UTC().Truncate(time.Second)
+	cfg.Until = cfg.Until.UTC().Truncate(time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -179,7 +217,9 @@ func New(cfg Config, ns NetSuite, pub Publisher, cursors *CursorStore) (*Extract
 	}, nil
 }
 
-// OnPage registers f to be called after every published page (progress display).
+// OnPage registers f to be called after every published page (progress
+// display). Calls are serialised, but come from the goroutine that read the
+// page: backfill windows are read in parallel.
 func (x *Extractor) OnPage(f func(PassResult)) { x.onPage = f }
 
 // Stats returns the running totals.
@@ -188,13 +228,16 @@ func (x *Extractor) Stats() Stats {
 	defer x.mu.Unlock()
 	return Stats{
 		Events: x.events.Load(), Tombstones: x.tombstones.Load(), Pages: x.pages.Load(), Passes: x.passes.Load(),
-		Cursor: x.cursor, LastPass: x.lastPass, LastError: x.lastErr, Reauthorize: x.reauth,
+		Cursor: x.cursor, CaughtUpTo: x.caughtUpTo, LastPass: x.lastPass, LastError: x.lastErr, Reauthorize: x.reauth,
+		Backfill: x.backfill,
 	}
 }
 
-// Run polls until ctx is done. It returns nil on cancellation and
-// netsuite.ErrReauthorizationRequired when the account cannot authenticate
-// any more (the caller keeps other accounts and stages running).
+// Run polls until ctx is done. It returns nil on cancellation and, without
+// logging it, an error wrapping netsuite.ErrReauthorizationRequired when the
+// account cannot authenticate any more: the caller reports it and keeps
+// other accounts and stages running. Other pass errors are logged and the
+// pass is retried at the next poll.
 func (x *Extractor) Run(ctx context.Context) error {
 	x.log.Info("extractor polling", "poll_interval", x.cfg.PollInterval, "overlap", x.cfg.Overlap, "attendees", string(x.cfg.Attendees))
 	for {
@@ -203,10 +246,9 @@ func (x *Extractor) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, netsuite.ErrReauthorizationRequired):
-			x.log.Error("extraction stopped for this account: re-authorization required", "err", err)
 			return err
 		case err != nil:
-			x.log.Error("extraction pass failed; retrying at the next poll from the saved cursor", "err", err)
+			x.log.Error("extraction pass failed; retrying at the next poll from the saved cursor", "error", err)
 		}
 		t := time.NewTimer(x.cfg.PollInterval)
 		select {
@@ -219,13 +261,18 @@ func (x *Extractor) Run(ctx context.Context) error {
 }
 
 // Pass reads everything changed or deleted since the cursors, publishes it and
-// advances the cursors. It returns when NetSuite has nothing newer.
+// advances the cursors. It returns when NetSuite has nothing newer. The first
+// pass of an account (no cursor yet), and the first pass after Since is set,
+// run a backfill (see backfill.go); events and deletions are read side by
+// side.
 func (x *Extractor) Pass(ctx context.Context) (PassResult, error) {
-	var res PassResult
-	err := x.syncEvents(ctx, &res)
-	if err == nil && x.cfg.Deletes {
-		err = x.syncDeleted(ctx, &res)
+	var res passCounter
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return x.syncEvents(gctx, &res) })
+	if x.cfg.Deletes {
+		g.Go(func() error { return x.syncDeleted(gctx, &res) })
 	}
+	err := g.Wait()
 	x.mu.Lock()
 	if err != nil {
 		x.lastErr = err.Error()
@@ -237,279 +284,208 @@ func (x *Extractor) Pass(ctx context.Context) (PassResult, error) {
 	}
 	x.mu.Unlock()
 	x.passes.Add(1)
-	return res, err
+	return res.result(), err
 }
 
-// start returns the keyset range a pass begins with.
+// passCounter accumulates a PassResult from parallel scans.
+type passCounter struct {
+	mu sync.Mutex
+	r  PassResult
+}
+
+func (c *passCounter) add(p PassResult) {
+	c.mu.Lock()
+	c.r.Events += p.Events
+	c.r.Tombstones += p.Tombstones
+	c.r.Pages += p.Pages
+	c.mu.Unlock()
+}
+
+func (c *passCounter) result() PassResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.r
+}
+
+// counted records a published page in the totals, res and the progress hook.
+func (x *Extractor) counted(res *passCounter, p PassResult) {
+	x.events.Add(uint64(p.Events))
+	x.tombstones.Add(uint64(p.Tombstones))
+	x.pages.Add(uint64(p.Pages))
+	res.add(p)
+	if x.onPage != nil {
+		x.pageMu.Lock()
+		x.onPage(p)
+		x.pageMu.Unlock()
+	}
+}
+
+// start returns the keyset range an incremental pass begins with.
 func (x *Extractor) start(c Cursor) keysetRange {
 	r := keysetRange{Until: x.cfg.Until}
 	switch {
 	case c.IsZero() && x.cfg.Since.IsZero():
 		r.From = time.Unix(0, 0).UTC()
 	case c.IsZero():
-		r.From = x.cfg.Since.UTC().Truncate(time.Second)
+		r.From = x.cfg.Since
 	default:
 		r.From = c.LastModified.Add(-x.cfg.Overlap)
 		if !x.cfg.Since.IsZero() && r.From.Before(x.cfg.Since) {
-			r.From = x.cfg.Since.UTC().Truncate(time.Second)
+			r.From = x.cfg.Since
 		}
 	}
 	return r
 }
 
-type eventRow struct {
-	ID      string `json:"id"`
-	LastMod string `json:"ns_lastmodified"`
-}
-
-func (x *Extractor) syncEvents(ctx context.Context, res *PassResult) error {
+func (x *Extractor) syncEvents(ctx context.Context, res *passCounter) error {
 	key := CursorKey(x.cfg.Account, CursorEvents)
 	cur, err := x.cursors.Load(ctx, key)
 	if err != nil {
 		return err
 	}
+	x.setCursor(cur)
+	if err := x.backfillIfNeeded(ctx, cur, res); err != nil {
+		return err
+	}
+	if cur, err = x.cursors.Load(ctx, key); err != nil {
+		return err
+	}
+	x.setCursor(cur)
+	scanStart := x.cfg.Clock().UTC()
 	r := x.start(cur)
 	x.log.Debug("events pass", "cursor", cur.LastModified, "cursor_id", cur.ID, "from", r.From)
-	for {
-		page, err := x.ns.SuiteQL(ctx, eventsQuery(r, x.loc), x.cfg.PageSize, 0)
-		if err != nil {
-			return fmt.Errorf("read events after %s: %w", r.From.Format(time.RFC3339), err)
-		}
-		if len(page.Items) == 0 {
-			return nil
-		}
-		extractedAt := x.cfg.Clock().UTC()
-		ids := make([]int64, len(page.Items))
-		lms := make([]time.Time, len(page.Items))
-		for i, item := range page.Items {
-			var row eventRow
-			if err := json.Unmarshal(item, &row); err != nil {
-				return fmt.Errorf("read events: row %d of page is not a JSON object: %w", i, err)
+	err = x.scan(ctx, x.eventSource(), r, func(page *netsuite.SuiteQLPage) (batch, error) {
+		return x.eventBatch(page, res, func(ctx context.Context, last pos) error {
+			stored, err := x.cursors.Advance(ctx, key, Cursor{LastModified: last.LM, ID: last.ID, UpdatedAt: x.cfg.Clock().UTC()})
+			if err == nil {
+				x.setCursor(stored)
 			}
-			id, err := strconv.ParseInt(row.ID, 10, 64)
-			if err != nil {
-				return fmt.Errorf("read events: row %d has id %q, not an internal id: %w", i, row.ID, err)
-			}
-			lm, err := parseLocal(row.LastMod, x.loc)
-			if err != nil {
-				return fmt.Errorf("read events: event %d has lastmodified %q: %w", id, row.LastMod, err)
-			}
-			ids[i], lms[i] = id, lm
-		}
-		raws := make([]calendarevent.Raw, len(page.Items))
-		for i, item := range page.Items {
-			raws[i] = calendarevent.Raw{
-				Kind: calendarevent.KindEvent, Account: x.cfg.Account, API: calendarevent.APISuiteQL,
-				RecordID: strconv.FormatInt(ids[i], 10), TimeZone: x.cfg.TimeZone,
-				LastModified: lms[i], ExtractedAt: extractedAt, Record: item,
-			}
-		}
-		if err := x.attachSublists(ctx, ids, raws); err != nil {
 			return err
-		}
-		if err := x.publish(ctx, raws); err != nil {
-			return err
-		}
-		last := len(page.Items) - 1
-		next := Cursor{LastModified: lms[last], ID: ids[last], UpdatedAt: x.cfg.Clock().UTC()}
-		// Only move forward: an overlap pass re-reads rows behind the cursor.
-		if cur.IsZero() || !cur.Before(next.LastModified, next.ID) {
-			if err := x.cursors.Save(ctx, key, next); err != nil {
-				return err
-			}
-			cur = next
-			x.mu.Lock()
-			x.cursor = next
-			x.mu.Unlock()
-		}
-		x.events.Add(uint64(len(raws)))
-		x.pages.Add(1)
-		res.Events += len(raws)
-		res.Pages++
-		if x.onPage != nil {
-			x.onPage(PassResult{Events: len(raws), Pages: 1})
-		}
-		if len(page.Items) < x.cfg.PageSize && !page.HasMore {
-			return nil
-		}
-		r = keysetRange{From: lms[last], AfterID: ids[last], Until: x.cfg.Until}
+		})
+	})
+	if err != nil {
+		return err
 	}
+	x.mu.Lock()
+	x.caughtUpTo = scanStart
+	x.mu.Unlock()
+	return nil
 }
 
-type deletedRow struct {
-	RecordID string `json:"recordid"`
-	Deleted  string `json:"ns_deleted"`
+func (x *Extractor) setCursor(c Cursor) {
+	x.mu.Lock()
+	if x.cursor.IsZero() || c.Before(x.cursor.LastModified, x.cursor.ID) { // c is after the cursor
+		x.cursor = c
+	}
+	x.mu.Unlock()
 }
 
-func (x *Extractor) syncDeleted(ctx context.Context, res *PassResult) error {
+func (x *Extractor) syncDeleted(ctx context.Context, res *passCounter) error {
 	key := CursorKey(x.cfg.Account, CursorDeleted)
 	cur, err := x.cursors.Load(ctx, key)
 	if err != nil {
 		return err
 	}
-	r := x.start(cur)
+	return x.scan(ctx, x.deletionSource(), x.start(cur), func(page *netsuite.SuiteQLPage) (batch, error) {
+		return x.tombstoneBatch(page, res, func(ctx context.Context, last pos) error {
+			_, err := x.cursors.Advance(ctx, key, Cursor{LastModified: last.LM, ID: last.ID, UpdatedAt: x.cfg.Clock().UTC()})
+			return err
+		})
+	})
+}
+
+// source is a table the extractor scans.
+type source struct {
+	what  string // "events" or "deletions", for errors
+	query func(keysetRange) string
+}
+
+func (x *Extractor) eventSource() source {
+	return source{what: "events", query: func(r keysetRange) string { return eventsQuery(r, x.loc) }}
+}
+
+func (x *Extractor) deletionSource() source {
+	return source{what: "deletions", query: func(r keysetRange) string { return deletedQuery(r, x.cfg.DeletedTypes, x.loc) }}
+}
+
+// fetch reads one page of src in r at offset (0 for keyset pages).
+func (x *Extractor) fetch(ctx context.Context, src source, r keysetRange, offset int) (*netsuite.SuiteQLPage, error) {
+	page, err := x.ns.SuiteQL(ctx, src.query(r), x.cfg.PageSize, offset)
+	if err != nil {
+		return nil, fmt.Errorf("read %s after %s: %w", src.what, r.From.Format(time.RFC3339), err)
+	}
+	return page, nil
+}
+
+// batch is one parsed page: its first and last keyset positions, and
+// deliver, which completes it (sublists), publishes it and records its
+// checkpoint.
+type batch struct {
+	first, last pos
+	deliver     func(ctx context.Context) error
+}
+
+// morePages reports whether rows follow page. A full page without hasMore
+// asks once more unless totalResults says there is nothing after it.
+func morePages(p *netsuite.SuiteQLPage, limit int) bool {
+	if p.HasMore {
+		return true
+	}
+	if len(p.Items) < limit {
+		return false
+	}
+	return p.TotalResults == 0 || p.TotalResults > p.Offset+len(p.Items)
+}
+
+type fetched struct {
+	page *netsuite.SuiteQLPage
+	r    keysetRange
+	err  error
+}
+
+// scan pages through a keyset range of src. While one page is delivered
+// (sublists, publish, checkpoint), the next one is already being fetched: its
+// range starts after the current page's last row.
+func (x *Extractor) scan(ctx context.Context, src source, r keysetRange, parse func(*netsuite.SuiteQLPage) (batch, error)) error {
+	page, err := x.fetch(ctx, src, r, 0)
+	if err != nil {
+		return err
+	}
 	for {
-		page, err := x.ns.SuiteQL(ctx, deletedQuery(r, x.cfg.DeletedTypes, x.loc), x.cfg.PageSize, 0)
-		if err != nil {
-			return fmt.Errorf("read deletions after %s: %w", r.From.Format(time.RFC3339), err)
-		}
 		if len(page.Items) == 0 {
 			return nil
 		}
-		extractedAt := x.cfg.Clock().UTC()
-		raws := make([]calendarevent.Raw, len(page.Items))
-		var lastID int64
-		var lastAt time.Time
-		for i, item := range page.Items {
-			var row deletedRow
-			if err := json.Unmarshal(item, &row); err != nil {
-				return fmt.Errorf("read deletions: row %d is not a JSON object: %w", i, err)
-			}
-			id, err := strconv.ParseInt(row.RecordID, 10, 64)
-			if err != nil {
-				return fmt.Errorf("read deletions: row %d has recordid %q: %w", i, row.RecordID, err)
-			}
-			at, err := parseLocal(row.Deleted, x.loc)
-			if err != nil {
-				return fmt.Errorf("read deletions: record %d has deleteddate %q: %w", id, row.Deleted, err)
-			}
-			raws[i] = calendarevent.Raw{
-				Kind: calendarevent.KindTombstone, Account: x.cfg.Account, API: calendarevent.APIDeletedRecord,
-				RecordID: strconv.FormatInt(id, 10), TimeZone: x.cfg.TimeZone,
-				LastModified: at, ExtractedAt: extractedAt, Record: item,
-			}
-			lastID, lastAt = id, at
-		}
-		if err := x.publish(ctx, raws); err != nil {
-			return err
-		}
-		next := Cursor{LastModified: lastAt, ID: lastID, UpdatedAt: x.cfg.Clock().UTC()}
-		if cur.IsZero() || !cur.Before(next.LastModified, next.ID) {
-			if err := x.cursors.Save(ctx, key, next); err != nil {
-				return err
-			}
-			cur = next
-		}
-		x.tombstones.Add(uint64(len(raws)))
-		x.pages.Add(1)
-		res.Tombstones += len(raws)
-		res.Pages++
-		if x.onPage != nil {
-			x.onPage(PassResult{Tombstones: len(raws), Pages: 1})
-		}
-		if len(page.Items) < x.cfg.PageSize && !page.HasMore {
-			return nil
-		}
-		r = keysetRange{From: lastAt, AfterID: lastID, Until: x.cfg.Until}
-	}
-}
-
-// attachSublists fills the attendee and resource rows of raws per the mode.
-func (x *Extractor) attachSublists(ctx context.Context, ids []int64, raws []calendarevent.Raw) error {
-	switch x.cfg.Attendees {
-	case AttendeesSuiteQL:
-		index := make(map[int64]int, len(ids))
-		for i, id := range ids {
-			index[id] = i
-			raws[i].AttendeesFetched = true
-		}
-		if err := x.fetchRows(ctx, attendeesQuery(ids), index, func(i int, row json.RawMessage) {
-			raws[i].Attendees = append(raws[i].Attendees, row)
-		}); err != nil {
-			return fmt.Errorf("read attendees: %w", err)
-		}
-		if err := x.fetchRows(ctx, resourcesQuery(ids), index, func(i int, row json.RawMessage) {
-			raws[i].Resources = append(raws[i].Resources, row)
-		}); err != nil {
-			return fmt.Errorf("read resources: %w", err)
-		}
-	case AttendeesREST:
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(x.cfg.RESTConcurrency)
-		params := url.Values{"expandSubResources": {"true"}}
-		for i := range raws {
-			g.Go(func() error {
-				rec, err := x.ns.GetRecord(gctx, "calendarevent", raws[i].RecordID, params)
-				var nsErr *netsuite.Error
-				if errors.As(err, &nsErr) && nsErr.HasCode("NONEXISTENT_ID") {
-					return nil // deleted since the SuiteQL read: keep the SuiteQL row; the tombstone follows
-				}
-				if err != nil {
-					return fmt.Errorf("read event %s: %w", raws[i].RecordID, err)
-				}
-				raws[i].API = calendarevent.APIREST
-				raws[i].Record = rec
-				raws[i].AttendeesFetched = true
-				return nil
-			})
-		}
-		return g.Wait()
-	}
-	return nil
-}
-
-type sublistRow struct {
-	Event string `json:"calendarevent"`
-}
-
-// fetchRows pages through a sublist query and hands each row to add by event index.
-func (x *Extractor) fetchRows(ctx context.Context, q string, index map[int64]int, add func(int, json.RawMessage)) error {
-	for offset := 0; ; offset += x.cfg.PageSize {
-		page, err := x.ns.SuiteQL(ctx, q, x.cfg.PageSize, offset)
+		b, err := parse(page)
 		if err != nil {
 			return err
 		}
-		for _, item := range page.Items {
-			var row sublistRow
-			if err := json.Unmarshal(item, &row); err != nil {
-				return fmt.Errorf("sublist row is not a JSON object: %w", err)
-			}
-			id, err := strconv.ParseInt(row.Event, 10, 64)
-			if err != nil {
-				return fmt.Errorf("sublist row has calendarevent %q: %w", row.Event, err)
-			}
-			if i, ok := index[id]; ok {
-				add(i, item)
-			}
+		more := morePages(page, x.cfg.PageSize)
+		var next chan fetched
+		stop := func() {}
+		if more {
+			nr := r.after(b.last)
+			pctx, cancel := context.WithCancel(ctx)
+			next, stop = make(chan fetched, 1), cancel
+			go func() {
+				p, err := x.fetch(pctx, src, nr, 0)
+				next <- fetched{page: p, r: nr, err: err}
+			}()
 		}
-		if !page.HasMore || len(page.Items) == 0 {
+		if err := b.deliver(ctx); err != nil {
+			stop()
+			if next != nil {
+				<-next
+			}
+			return err
+		}
+		if !more {
 			return nil
 		}
+		f := <-next
+		stop()
+		if f.err != nil {
+			return f.err
+		}
+		page, r = f.page, f.r
 	}
-}
-
-func (x *Extractor) publish(ctx context.Context, raws []calendarevent.Raw) error {
-	msgs := make([]*message.Message, len(raws))
-	for i := range raws {
-		msgs[i] = rawMessage(&raws[i])
-	}
-	if err := x.pub.PublishContext(ctx, x.subject, msgs...); err != nil {
-		return fmt.Errorf("publish %d raw records: %w", len(msgs), err)
-	}
-	return nil
-}
-
-func rawMessage(r *calendarevent.Raw) *message.Message {
-	id := calendarevent.RawMsgID(r.Account, r.Kind, r.RecordID, r.LastModified)
-	payload := r.AppendJSON(make([]byte, 0, len(r.Record)+256+64*len(r.Attendees)))
-	m := message.NewMessage(id, payload)
-	lm := r.LastModified.UTC().Format(time.RFC3339)
-	ceType := calendarevent.CETypeRaw
-	m.Metadata = message.Metadata{
-		calendarevent.HeaderMsgID:         id,
-		calendarevent.HeaderCEID:          id,
-		calendarevent.HeaderCEType:        ceType,
-		calendarevent.HeaderCESource:      "/netsuite/" + calendarevent.AccountToken(r.Account) + "/calendarevent",
-		calendarevent.HeaderCESpecVersion: calendarevent.CESpecVersion,
-		calendarevent.HeaderCESubject:     r.RecordID,
-		calendarevent.HeaderCETime:        lm,
-		calendarevent.HeaderAccount:       r.Account,
-		calendarevent.HeaderRecordID:      r.RecordID,
-		calendarevent.HeaderLastModified:  lm,
-		calendarevent.HeaderExtractedAt:   r.ExtractedAt.UTC().Format(time.RFC3339Nano),
-		calendarevent.HeaderSchema:        calendarevent.RawSchema,
-		calendarevent.HeaderKind:          r.Kind,
-		calendarevent.HeaderCorrelationID: id,
-	}
-	return m
 }

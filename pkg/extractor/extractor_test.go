@@ -1,164 +1,71 @@
 package extractor_test
 
 import (
-	"context"
-	"net/url"
 	"testing"
 	"time"
 
-	"github.com/nsflow/nsflow/pkg/broker"
-	"github.com/nsflow/nsflow/pkg/calendarevent"
 	"github.com/nsflow/nsflow/pkg/extractor"
-	"github.com/nsflow/nsflow/pkg/governor"
-	"github.com/nsflow/nsflow/pkg/natsembed"
-	"github.com/nsflow/nsflow/pkg/netsuite"
 	"github.com/nsflow/nsflow/pkg/sandbox"
 )
 
-type harness struct {
-	sb      *sandbox.Sandbox
-	client  *netsuite.Client
-	pub     *broker.Publisher
-	cursors *extractor.CursorStore
-	raw     func() uint64
-}
-
-func newHarness(t *testing.T, events int) *harness {
-	t.Helper()
-	sb, err := sandbox.New(sandbox.Config{Events: events, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	c := sb.Config()
-	tokens, err := netsuite.NewRefreshTokenSource(netsuite.RefreshConfig{
-		AccountID: c.Account, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
-		TokenURL: base + "/services/rest/auth/oauth2/v1/token", RefreshToken: sb.RefreshToken(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lim, err := governor.NewLocal(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := netsuite.NewClient(netsuite.ClientConfig{AccountID: c.Account, BaseURL: base, Tokens: tokens, Limiter: lim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir(), NoListen: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := broker.JetStream(nc, broker.NATSConfig{})
-	if err := broker.Provision(t.Context(), js, broker.DefaultTopology()); err != nil {
-		t.Fatal(err)
-	}
-	kv, _ := js.KeyValue(t.Context(), "netsuite_state")
-	cursors, _ := extractor.NewCursorStore(kv)
-	pub, _ := broker.NewPublisher(js, broker.PublisherConfig{})
-	return &harness{sb: sb, client: client, pub: pub, cursors: cursors, raw: func() uint64 {
-		st, _ := js.Stream(context.Background(), calendarevent.StreamRaw)
-		info, _ := st.Info(context.Background())
-		return info.State.Msgs
-	}}
-}
-
-func (h *harness) extractor(t *testing.T, cfg extractor.Config) *extractor.Extractor {
-	t.Helper()
-	c := h.sb.Config()
-	cfg.Account, cfg.TimeZone, cfg.Deletes = c.Account, c.TimeZone, true
-	x, err := extractor.New(cfg, h.client, h.pub, h.cursors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
-
-// TestPassAdvancesCursorAndOverlapDoesNotRewind: the cursor follows the last
-// stored row page by page; the next pass re-reads only the overlap window
-// (dropped as duplicates) and never moves the cursor back.
-func TestPassAdvancesCursorAndOverlapDoesNotRewind(t *testing.T) {
+// TestBackfillReadsEveryEventOnce: the first pass of an account is a
+// backfill in parallel windows; every live event is published, each once,
+// and the events cursor ends at the backfill's end.
+func TestBackfillReadsEveryEventOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, 1200)
-	x := h.extractor(t, extractor.Config{PageSize: 100, Overlap: time.Hour})
-	var pageCursors []extractor.Cursor
-	x.OnPage(func(p extractor.PassResult) {
-		if p.Events > 0 {
-			pageCursors = append(pageCursors, x.Stats().Cursor)
-		}
-	})
+	h := newHarnessWith(t, harnessOptions{sandbox: sandbox.Config{Events: 5000, Seed: 3}})
+	x := h.extractor(t, extractor.Config{PageSize: 100, Attendees: extractor.AttendeesOff, Concurrency: 4})
 	res, err := x.Pass(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Events != h.sb.LiveEventCount() {
-		t.Fatalf("first pass read %d events, the sandbox has %d", res.Events, h.sb.LiveEventCount())
+	want := h.sandboxIDs(t)
+	got, n := h.pub.eventIDs()
+	if missing, extra := diff(want, got); len(missing)+len(extra) > 0 {
+		t.Fatalf("backfill missed %d events (%v) and invented %d (%v)", len(missing), first(missing, 5), len(extra), first(extra, 5))
 	}
-	for i := 1; i < len(pageCursors); i++ {
-		prev, cur := pageCursors[i-1], pageCursors[i]
-		if cur.IsZero() || !cur.Before(prev.LastModified, prev.ID) { // each page must move it strictly forward
-			t.Fatalf("cursor moved from %+v to %+v at page %d", prev, cur, i)
-		}
+	st := x.Stats()
+	if st.Backfill.Windows < 2 || st.Backfill.WindowsDone != st.Backfill.Windows || !st.Backfill.Planned {
+		t.Fatalf("backfill status %+v: want several windows, all done", st.Backfill)
 	}
-	saved, err := h.cursors.Load(t.Context(), extractor.CursorKey(h.sb.Config().Account, extractor.CursorEvents))
-	if err != nil || saved.IsZero() {
-		t.Fatalf("no saved cursor: %v", err)
+	if n > len(want)+100 { // the incremental pass after it re-reads the overlap window only
+		t.Fatalf("published %d event messages for %d events", n, len(want))
 	}
-	stored := h.raw()
-	second, err := x.Pass(t.Context())
-	if err != nil {
-		t.Fatal(err)
+	if res.Events != n || st.Cursor.IsZero() {
+		t.Fatalf("pass result %+v, stats %+v", res, st)
 	}
-	if second.Events >= res.Events {
-		t.Fatalf("second pass read %d events: it did not start from the cursor", second.Events)
-	}
-	if h.raw() != stored {
-		t.Fatalf("overlap re-reads were stored again: %d → %d raw messages", stored, h.raw())
-	}
-	after, _ := h.cursors.Load(t.Context(), extractor.CursorKey(h.sb.Config().Account, extractor.CursorEvents))
-	if after.Before(saved.LastModified, saved.ID) {
-		t.Fatalf("cursor moved back from %+v to %+v", saved, after)
-	}
+	t.Logf("%d events in %d windows, %d pages", len(want), st.Backfill.Windows, st.Pages)
 }
 
-// TestEditsAndDeletesArePickedUp: a change, a new event and a deletion after
-// a pass are all read by the next one.
-func TestEditsAndDeletesArePickedUp(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, 300)
-	x := h.extractor(t, extractor.Config{PageSize: 50})
+// TestKeysetPaging250kEventsNoLoss reads 250,000 events (attendees off) and
+// compares the set of ids published with the sandbox's, read independently.
+// It also holds the backfill to about one SuiteQL request per 1,000 events.
+func TestKeysetPaging250kEventsNoLoss(t *testing.T) {
+	t.Parallel() // about 30s with -race on two cores; 3s without
+	const n = 250_000
+	h := newHarnessWith(t, harnessOptions{sandbox: sandbox.Config{Events: n, Seed: 11, ConcurrencyLimit: 4}})
+	x := h.extractor(t, extractor.Config{Attendees: extractor.AttendeesOff, Concurrency: 4})
+	start := time.Now()
 	if _, err := x.Pass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	title := "changed"
-	if err := h.sb.UpdateEvent("1000", sandbox.EventInput{Title: &title}); err != nil {
-		t.Fatal(err)
+	elapsed := time.Since(start)
+	suiteql, _ := apiRequests(h.sb.Counters())
+	want := h.sandboxIDs(t)
+	got, msgs := h.pub.eventIDs()
+	if missing, extra := diff(want, got); len(missing)+len(extra) > 0 {
+		t.Fatalf("missed %d events (%v), invented %d (%v)", len(missing), first(missing, 5), len(extra), first(extra, 5))
 	}
-	if err := h.sb.DeleteEvent("1001"); err != nil {
-		t.Fatal(err)
+	st := x.Stats()
+	pages := int64(len(want)+999) / 1000
+	tombPages := int64(st.Tombstones+999) / 1000
+	// Per scan at most one partial page: the backfill's last window, the
+	// incremental pass after it, and the deletions.
+	if limit := pages + tombPages + 3; suiteql > limit {
+		t.Fatalf("%d SuiteQL requests for %d events and %d tombstones, want at most %d", suiteql, len(want), st.Tombstones, limit)
 	}
-	created, err := h.sb.CreateEvent(sandbox.EventInput{Title: &title})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := x.Pass(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Events < 2 || res.Tombstones < 1 {
-		t.Fatalf("second pass: %+v, want the change, the new event %s and the deletion", res, created)
-	}
+	t.Logf("%d events (%d messages), %d tombstones, %d SuiteQL requests, %d windows, %s",
+		len(want), msgs, st.Tombstones, suiteql, st.Backfill.Windows, elapsed.Round(time.Millisecond))
 }
 
 // TestRESTAttendeeMode reads each changed event through the record API.
@@ -170,21 +77,10 @@ func TestRESTAttendeeMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Events != 40 {
-		t.Fatalf("read %d events", res.Events)
+	if res.Events != h.sb.LiveEventCount() {
+		t.Fatalf("read %d events, the sandbox has %d", res.Events, h.sb.LiveEventCount())
 	}
-	gets := h.sb.Counters().Requests
-	total := int64(0)
-	for ep, byStatus := range gets {
-		if ep == "record_get" || ep == "record.get" || ep == "record" {
-			for _, n := range byStatus {
-				total += n
-			}
-		}
+	if _, record := apiRequests(h.sb.Counters()); record < int64(res.Events) {
+		t.Fatalf("rest mode made %d record GETs for %d events", record, res.Events)
 	}
-	if total == 0 {
-		t.Logf("request counters: %v", gets)
-		t.Fatal("rest mode made no record GETs")
-	}
-	_ = url.Values{}
 }

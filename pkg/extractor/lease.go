@@ -32,6 +32,9 @@ func NewLease(kv jetstream.KeyValue, account, holder string, ttl time.Duration) 
 	return &Lease{kv: kv, key: "leader." + calendarevent.AccountToken(account), holder: holder, ttl: ttl}, nil
 }
 
+// TTL returns the lease time.
+func (l *Lease) TTL() time.Duration { return l.ttl }
+
 // TryAcquire takes the lease if nobody holds it.
 func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	rev, err := l.kv.Create(ctx, l.key, []byte(l.holder))
@@ -69,12 +72,12 @@ func RunAsLeader(ctx context.Context, x *Extractor, lease *Lease, log *slog.Logg
 	for {
 		ok, err := lease.TryAcquire(ctx)
 		if err != nil && ctx.Err() == nil {
-			log.Warn("leader lease unavailable", "err", err)
+			log.Warn("leader lease unavailable", "error", err)
 		}
 		if ok {
 			log.Info("leader lease acquired; extracting", "holder", lease.holder)
 			waiting = false
-			if err := runLeading(ctx, x, lease, every, log); err != nil {
+			if lost, err := lease.hold(ctx, log, x.Run); err != nil && !lost {
 				return err
 			}
 		} else if !waiting && err == nil {
@@ -91,24 +94,61 @@ func RunAsLeader(ctx context.Context, x *Extractor, lease *Lease, log *slog.Logg
 	}
 }
 
-func runLeading(ctx context.Context, x *Extractor, lease *Lease, every time.Duration, log *slog.Logger) error {
+// Do waits until this replica holds the lease (polling every TTL/3, for at
+// most wait), runs f while holding it, and gives it up. It is how a one-shot
+// pass keeps out of the way of a running leader. f's context ends if the
+// lease is lost.
+func (l *Lease) Do(ctx context.Context, wait time.Duration, log *slog.Logger, f func(ctx context.Context) error) error {
+	deadline := time.Now().Add(wait)
+	for waiting := false; ; waiting = true {
+		ok, err := l.TryAcquire(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok && !waiting {
+			log.Info("another replica holds the leader lease; waiting for it", "lease", l.key, "wait", wait)
+		}
+		if ok {
+			lost, err := l.hold(ctx, log, f)
+			if lost {
+				return fmt.Errorf("leader lease %s lost while extracting (another replica took over): %w", l.key, ErrLeaseHeld)
+			}
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another replica holds the leader lease %s (a running extractor leads this account): %w", l.key, ErrLeaseHeld)
+		}
+		t := time.NewTimer(l.ttl / 3)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("wait for leader lease %s: %w", l.key, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// hold runs f on a held lease, renewing it every TTL/3; if a renewal fails
+// the lease is lost, f's context is cancelled and lost is true. The lease is
+// released afterwards unless it was lost.
+func (l *Lease) hold(ctx context.Context, log *slog.Logger, f func(ctx context.Context) error) (lost bool, err error) {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	lost := make(chan struct{})
+	lostc := make(chan struct{})
 	renewerDone := make(chan struct{})
 	go func() {
 		defer close(renewerDone)
-		t := time.NewTicker(every)
+		t := time.NewTicker(l.ttl / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-lctx.Done():
 				return
 			case <-t.C:
-				if err := lease.Renew(lctx); err != nil {
+				if err := l.Renew(lctx); err != nil {
 					if lctx.Err() == nil {
-						log.Error("leader lease lost; stopping extraction on this replica", "err", err)
-						close(lost)
+						log.Error("leader lease lost; stopping extraction on this replica", "error", err)
+						close(lostc)
 						cancel()
 					}
 					return
@@ -116,14 +156,14 @@ func runLeading(ctx context.Context, x *Extractor, lease *Lease, every time.Dura
 			}
 		}
 	}()
-	err := x.Run(lctx)
+	err = f(lctx)
 	cancel()
 	<-renewerDone
 	select {
-	case <-lost:
-		return nil
+	case <-lostc:
+		return true, err
 	default:
 	}
-	lease.Release(context.WithoutCancel(ctx))
-	return err
+	l.Release(context.WithoutCancel(ctx))
+	return false, err
 }

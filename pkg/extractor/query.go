@@ -1,6 +1,7 @@
 package extractor
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -32,11 +33,38 @@ const eventColumns = "ce.*, " +
 	"BUILTIN.DF(ce.remindertype) AS ns_remindertype_name"
 
 // keysetRange is one scan: rows after (From, AfterID) — inclusive of From when
-// AfterID is 0 — up to Until (inclusive, zero = unbounded).
+// AfterID is 0 — up to Until (inclusive, zero = unbounded) and, when Before
+// is set, strictly before the position Before.
 type keysetRange struct {
 	From    time.Time
 	AfterID int64
 	Until   time.Time
+	Before  pos
+}
+
+// pos is a keyset position: (lastModified UTC, internal id). The zero pos
+// means "none".
+type pos struct {
+	LM time.Time `json:"lm"`
+	ID int64     `json:"id"`
+}
+
+// IsZero reports whether p is unset.
+func (p pos) IsZero() bool { return p.LM.IsZero() && p.ID == 0 }
+
+// before reports whether p is strictly before q in keyset order; the zero
+// pos is before everything else.
+func (p pos) before(q pos) bool {
+	if !p.LM.Equal(q.LM) {
+		return p.LM.Before(q.LM)
+	}
+	return p.ID < q.ID
+}
+
+// after returns r continued after position p (the last row read).
+func (r keysetRange) after(p pos) keysetRange {
+	r.From, r.AfterID = p.LM, p.ID
+	return r
 }
 
 func timestampLiteral(t time.Time, loc *time.Location) string {
@@ -54,6 +82,10 @@ func keysetWhere(tsCol, idCol string, r keysetRange, loc *time.Location) string 
 	}
 	if !r.Until.IsZero() {
 		b.WriteString(" AND " + tsCol + " <= " + timestampLiteral(r.Until, loc))
+	}
+	if !r.Before.IsZero() {
+		before := timestampLiteral(r.Before.LM, loc)
+		b.WriteString(" AND (" + tsCol + " < " + before + " OR (" + tsCol + " = " + before + " AND " + idCol + " < " + strconv.FormatInt(r.Before.ID, 10) + "))")
 	}
 	return b.String()
 }
@@ -106,4 +138,138 @@ func parseLocal(s string, loc *time.Location) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return t.UTC(), nil
+}
+
+// topStrings reads the string values of the named top-level keys of a
+// SuiteQL row (a JSON object the client has already validated) into dst, in
+// the order of names, without decoding the rest of the row: an event row is
+// about 1.5 KB, and the extractor needs two of its fields. Missing keys and
+// values that are not strings give ""; of repeated keys the last counts, as
+// with encoding/json. It falls back to encoding/json for a row it does not
+// expect (escapes in a wanted value or a key, a malformed row).
+func topStrings(row []byte, names []string, dst []string) error {
+	clear(dst)
+	i := skipWS(row, 0)
+	if i >= len(row) || row[i] != '{' {
+		return fallbackStrings(row, names, dst)
+	}
+	i++
+	for {
+		i = skipWS(row, i)
+		if i >= len(row) {
+			return fallbackStrings(row, names, dst)
+		}
+		if row[i] == '}' {
+			return nil
+		}
+		if row[i] == ',' {
+			i = skipWS(row, i+1)
+		}
+		ks, ke, ok := plainString(row, i)
+		if !ok {
+			return fallbackStrings(row, names, dst)
+		}
+		i = skipWS(row, ke+1)
+		if i >= len(row) || row[i] != ':' {
+			return fallbackStrings(row, names, dst)
+		}
+		i = skipWS(row, i+1)
+		want := -1
+		for n, name := range names {
+			if string(row[ks:ke]) == name {
+				want = n
+				break
+			}
+		}
+		if want >= 0 && i < len(row) && row[i] == '"' {
+			vs, ve, ok := plainString(row, i)
+			if !ok {
+				return fallbackStrings(row, names, dst)
+			}
+			dst[want] = string(row[vs:ve])
+			i = ve + 1
+			continue
+		}
+		if want >= 0 {
+			dst[want] = ""
+		}
+		if i = skipValue(row, i); i < 0 {
+			return fallbackStrings(row, names, dst)
+		}
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString returns the bounds of the contents of the string at b[i] (a
+// quote) when it has no escapes.
+func plainString(b []byte, i int) (start, end int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			return i + 1, j, true
+		case '\\':
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+// skipValue returns the index after the JSON value starting at b[i] (for a
+// scalar, the index of the ',' or '}' after it), or -1.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func fallbackStrings(row []byte, names []string, dst []string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(row, &m); err != nil {
+		return err //nolint:wrapcheck // wrapped by the caller
+	}
+	for n, name := range names {
+		dst[n] = ""
+		var s string
+		if v, ok := m[name]; ok && json.Unmarshal(v, &s) == nil {
+			dst[n] = s
+		}
+	}
+	return nil
 }

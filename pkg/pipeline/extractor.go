@@ -198,6 +198,12 @@ func (e *Extractor) Once(ctx context.Context) (extractor.PassResult, error) {
 
 func (a *Account) run(ctx context.Context) {
 	defer func() { _ = a.limiter.Close() }()
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		a.watchCredentials(ctx)
+	}()
+	defer func() { <-watchDone }()
 	for {
 		err := extractor.RunAsLeader(ctx, a.X, a.lease, a.log)
 		if ctx.Err() != nil {
@@ -228,9 +234,29 @@ func (a *Account) awaitCredentials(ctx context.Context) bool {
 			return false
 		case <-t.C:
 		}
-		a.creds.reload(ctx)
+		a.creds.reload(ctx, true)
 		if _, err := a.creds.Token(ctx); err == nil {
 			return true
+		}
+	}
+}
+
+// watchCredentials adopts, every a.recheck, a refresh token from a newer
+// login (one that expires later) found in the credentials file or the token
+// cache, so a login made before the old token expires takes effect at once
+// and the expiry metric and warnings follow it.
+func (a *Account) watchCredentials(ctx context.Context) {
+	if a.creds.ns.AuthMode == "client_credentials" {
+		return
+	}
+	t := time.NewTicker(a.recheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.creds.reload(ctx, false)
 		}
 	}
 }
@@ -294,7 +320,7 @@ func newCredentials(ctx context.Context, ns config.NetSuite, store *tokencache.S
 		}
 		return c, nil
 	}
-	if !c.reload(ctx) {
+	if !c.reload(ctx, true) {
 		log.Error("no refresh token for this account: it waits for one", "fix", c.fixHint())
 	}
 	return c, nil
@@ -322,23 +348,39 @@ func (c *credentials) use(rt string, expiry time.Time, accessToken string) error
 }
 
 // reload looks for a refresh token other than the one in use: in the
-// credentials file, then in the KV token cache. It reports whether it
-// switched to one.
-func (c *credentials) reload(ctx context.Context) bool {
+// credentials file, then in the KV token cache. It switches to one that
+// expires later than the current one (a newer login), or to any
+// other when force is set (the current one was refused). It reports whether
+// it switched.
+func (c *credentials) reload(ctx context.Context, force bool) bool {
 	if c.ns.AuthMode == "client_credentials" {
 		return false
 	}
 	c.mu.Lock()
 	current := c.current
 	c.mu.Unlock()
+	better := func(rt string, expiry time.Time) bool {
+		if rt == "" || rt == current {
+			return false
+		}
+		if current == "" || force {
+			return true
+		}
+		if expiry.IsZero() {
+			expiry = netsuite.JWTExpiry(rt)
+		}
+		return expiry.After(netsuite.JWTExpiry(current))
+	}
 	if path := c.ns.CredentialsFile; path != "" {
 		creds, err := netsuite.LoadCredentialsFile(path)
 		switch {
 		case err != nil:
-			c.log.Warn("read credentials file", "path", path, "error", err)
+			if current == "" || force {
+				c.log.Warn("read credentials file", "path", path, "error", err)
+			}
 		case creds.AccountID != "" && netsuite.HostID(creds.AccountID) != netsuite.HostID(c.ns.AccountID):
 			c.log.Error("credentials file belongs to another account; ignored", "path", path, "file_account", creds.AccountID)
-		case creds.RefreshToken != "" && creds.RefreshToken != current:
+		case better(creds.RefreshToken, creds.RefreshTokenExpiry):
 			if err := c.use(creds.RefreshToken, creds.RefreshTokenExpiry, ""); err == nil {
 				c.log.Info("using the refresh token of the credentials file", "path", path)
 				return true
@@ -346,7 +388,7 @@ func (c *credentials) reload(ctx context.Context) bool {
 		}
 	}
 	tok, err := c.store.Load(ctx)
-	if err == nil && tok.RefreshToken != "" && tok.RefreshToken != current {
+	if err == nil && better(tok.RefreshToken, time.Time{}) {
 		if err := c.use(tok.RefreshToken, time.Time{}, ""); err == nil {
 			c.log.Info("using the refresh token stored in the NATS token cache")
 			return true

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,4 +330,102 @@ func gaugeValue(t *testing.T, o *ops.Server, name, account string) float64 {
 	}
 	t.Fatalf("no %s{account=%q}", name, account)
 	return 0
+}
+
+// TestOneAccountOutageDoesNotStopAnother: one account's NetSuite goes away
+// (connection refused); the other account keeps extracting and the failing
+// one reports its error and is retried at each poll.
+func TestOneAccountOutageDoesNotStopAnother(t *testing.T) {
+	t.Parallel()
+	a := newAccount(t, sandbox.Config{Account: "TSTDRV555", Events: 50, Seed: 5})
+	b := newAccount(t, sandbox.Config{Account: "TSTDRV666", Events: 50, Seed: 6})
+	vars := append([]string{"NETSUITE_ACCOUNTS=TSTDRV555,TSTDRV666", "NSFLOW_ATTENDEES=off",
+		"NETSUITE_TSTDRV555_REFRESH_TOKEN=" + a.sb.RefreshToken(), "NETSUITE_TSTDRV666_REFRESH_TOKEN=" + b.sb.RefreshToken()},
+		append(a.vars(), b.vars()...)...)
+	e := newEnv(t)
+	cfg := loadConfig(t, vars)
+	x, err := pipeline.NewExtractor(t.Context(), e.env, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xa, xb := x.Accounts[0], x.Accounts[1]
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	eventually(t, 30*time.Second, "both accounts extracted", func() bool {
+		return xa.X.Stats().LastPass.After(time.Time{}) && xb.X.Stats().LastPass.After(time.Time{})
+	})
+	if err := a.sb.Close(); err != nil { // the outage
+		t.Fatal(err)
+	}
+	title := "during the outage"
+	before := xb.X.Stats().Events
+	if _, err := b.sb.CreateEvent(sandbox.EventInput{Title: &title}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "account A to report the outage", func() bool { return xa.X.Stats().LastError != "" })
+	eventually(t, 30*time.Second, "account B to go on", func() bool { return xb.X.Stats().Events > before })
+	if st := xa.X.Stats(); st.Reauthorize {
+		t.Fatalf("an outage was taken for an authorization problem: %+v", st)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) during one account's outage", err)
+	default:
+	}
+}
+
+// TestNewerLoginAdoptedWhileHealthy: a login made before the old refresh
+// token expires, written to the credentials file, is taken up by the
+// running account at once: its refresh-token expiry moves to the new one.
+func TestNewerLoginAdoptedWhileHealthy(t *testing.T) {
+	t.Parallel()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a := newAccount(t, sandbox.Config{Account: "TSTDRV777", Events: 20, Now: now})
+	file := filepath.Join(t.TempDir(), "creds.json")
+	if err := netsuite.SaveCredentialsFile(file, &netsuite.Credentials{AccountID: "TSTDRV777", RefreshToken: a.sb.RefreshToken()}); err != nil {
+		t.Fatal(err)
+	}
+	vars := append([]string{"NETSUITE_ACCOUNTS=TSTDRV777", "NETSUITE_TSTDRV777_CREDENTIALS_FILE=" + file}, a.vars()...)
+	e := newEnv(t)
+	x, err := pipeline.NewExtractor(t.Context(), e.env, loadConfig(t, vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := x.Accounts[0]
+	old := acct.RefreshTokenExpiry()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	eventually(t, 30*time.Second, "a first pass", func() bool { return !acct.X.Stats().LastPass.IsZero() })
+
+	clock.Add(int64(3 * time.Hour)) // a day-three login: its token expires later
+	res := login(t, a)
+	creds := res.Credentials("")
+	creds.AccountID = "TSTDRV777"
+	if err := netsuite.SaveCredentialsFile(file, creds); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the newer refresh token to be adopted", func() bool {
+		return acct.RefreshTokenExpiry().Sub(old) >= 3*time.Hour-time.Minute
+	})
+	// The older token written back is not adopted again.
+	if err := netsuite.SaveCredentialsFile(file, &netsuite.Credentials{AccountID: "TSTDRV777", RefreshToken: a.sb.RefreshToken()}); err != nil {
+		t.Fatal(err)
+	}
+	passes := acct.X.Stats().Passes
+	eventually(t, 30*time.Second, "more passes", func() bool { return acct.X.Stats().Passes >= passes+3 })
+	if got := acct.RefreshTokenExpiry(); got.Sub(old) < 3*time.Hour-time.Minute {
+		t.Fatalf("went back to the older refresh token (expiry %v)", got)
+	}
 }

@@ -48,8 +48,15 @@ func Serve(ctx context.Context, common config.Common, sinks []string, log *slog.
 		return fmt.Errorf("build stage: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error { return stage.Run(gctx) })
+	opsCtx, stopOps := context.WithCancel(gctx)
+	defer stopOps()
+	g.Go(func() error { return srv.Run(opsCtx) })
+	g.Go(func() error {
+		// A stage that finishes on its own (a one-shot extraction) ends the
+		// service: stop the ops server too.
+		defer stopOps()
+		return stage.Run(gctx)
+	})
 	log.Info("started", "ops_addr", addr, "nats_url", nc.ConnectedUrlRedacted())
 	err = g.Wait()
 	log.Info("stopped")

@@ -1,12 +1,18 @@
-// Command extractor runs the extractor stage for one NetSuite account: it
-// polls NetSuite (SuiteQL, keyset pages of 1,000) and publishes raw records to
+// Command extractor runs the extractor stage for the configured NetSuite
+// accounts (NETSUITE_ACCOUNT_ID, or several in NETSUITE_ACCOUNTS): it polls
+// NetSuite (SuiteQL, keyset pages of 1,000) and publishes raw records to
 // netsuite.<account>.calendarevent.raw. Replicas elect a leader per account.
-// With NSFLOW_ONCE=true it runs one pass and exits (a backfill or cron job).
-// Configuration: environment variables, see .env.example.
+// The first pass of an account, and a pass after --since (NSFLOW_SINCE) is
+// set, is a backfill in parallel windows, checkpointed and resumable. With
+// --once (NSFLOW_ONCE=true) it runs one pass and exits (a backfill or cron
+// job). Configuration: environment variables (see .env.example); the flags
+// override them.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,34 +25,74 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Environ(), os.Stderr)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stderr)
 	stop()
-	if err != nil {
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(os.Stderr, "extractor: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-type oncer struct{ x *pipeline.Extractor }
+// oncer runs one pass, then stops the service (the ops server included).
+type oncer struct {
+	x    *pipeline.Extractor
+	stop context.CancelFunc
+}
 
 func (o oncer) Run(ctx context.Context) error {
+	defer o.stop()
 	_, err := o.x.Once(ctx)
 	return err
 }
 
-func run(ctx context.Context, environ []string, logOut io.Writer) error {
+// withFlags parses args and returns environ with the flags' settings
+// appended, so they override the environment and go through the same
+// validation.
+func withFlags(args, environ []string, out io.Writer) ([]string, error) {
+	fs := flag.NewFlagSet("extractor", flag.ContinueOnError)
+	fs.SetOutput(out)
+	since := fs.String("since", "", "backfill events modified since this time (RFC 3339; NSFLOW_SINCE)")
+	until := fs.String("until", "", "and up to this time (RFC 3339; NSFLOW_UNTIL); also bounds later passes")
+	window := fs.String("backfill-window-rows", "", "events per backfill window (NSFLOW_BACKFILL_WINDOW_ROWS; 0 = split NETSUITE_CONCURRENCY ways)")
+	once := fs.Bool("once", false, "run one pass (for example the backfill) and exit (NSFLOW_ONCE)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err //nolint:wrapcheck // the flag package's message names the flag
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q: settings are flags or environment variables", fs.Args())
+	}
+	env := append([]string(nil), environ...)
+	set := map[string]string{"NSFLOW_SINCE": *since, "NSFLOW_UNTIL": *until, "NSFLOW_BACKFILL_WINDOW_ROWS": *window}
+	for _, k := range []string{"NSFLOW_SINCE", "NSFLOW_UNTIL", "NSFLOW_BACKFILL_WINDOW_ROWS"} {
+		if set[k] != "" {
+			env = append(env, k+"="+set[k])
+		}
+	}
+	if *once {
+		env = append(env, "NSFLOW_ONCE=true")
+	}
+	return env, nil
+}
+
+func run(ctx context.Context, args, environ []string, logOut io.Writer) error {
+	environ, err := withFlags(args, environ, logOut)
+	if err != nil {
+		return err
+	}
 	var cfg config.Extractor
 	if err := config.Load(environ, &cfg); err != nil {
 		return err
 	}
 	log := pipeline.NewLogger(logOut, cfg.LogLevel, "extractor")
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	return pipeline.Serve(ctx, cfg.Common, nil, log, func(ctx context.Context, env pipeline.Env) (pipeline.Runner, error) {
 		x, err := pipeline.NewExtractor(ctx, env, cfg)
 		if err != nil {
 			return nil, err
 		}
 		if cfg.Once {
-			return oncer{x}, nil
+			return oncer{x: x, stop: stop}, nil
 		}
 		return x, nil
 	})
