@@ -3,15 +3,13 @@ package netsuite_test
 import (
 	"context"
 	"fmt"
+	"github.com/nsflow/nsflow/pkg/natsembed/natstest"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/oauth2"
 
@@ -92,36 +90,9 @@ func TestSharedKVStoreOneRefresh(t *testing.T) {
 	}
 }
 
-func startJetStream(t *testing.T) string {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s.ClientURL()
-}
+func startJetStream(t *testing.T) string { return natstest.Start(t).ClientURL() }
 
 func kvBucket(t *testing.T, url, name string) jetstream.KeyValue {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: name})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, kv := natstest.Bucket(t, url, name)
 	return kv
 }
