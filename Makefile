@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 COMPOSE   ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
 RUN_ARGS  ?=
 
-.PHONY: all build run run-once test test-short test-integration fuzz bench vet fmt fmt-check check \
+.PHONY: all build run run-once test test-short test-integration fuzz bench bench-go vet fmt fmt-check check \
         binaries images up down clean
 
 all: build
@@ -44,8 +44,15 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-## bench: Go benchmarks that print figures (no test asserts a speed)
+## bench: the pipeline benchmark (issue #7): prints one table, writes bench/results/latest.json.
+## Sizes: BENCH_ARGS="-events 200000 -repeat 3 ..." (see go run ./bench/cmd/nsbench -h);
+## PostgreSQL replay uses NSFLOW_TEST_POSTGRES_URL (.ci/postgres.sh prints one).
+BENCH_ARGS ?=
 bench:
+	$(GO) run ./bench/cmd/nsbench $(BENCH_ARGS)
+
+## bench-go: the packages' Go benchmarks, each once (figures only, no assertions)
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 $(PKGS)
 
 vet:

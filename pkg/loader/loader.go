@@ -37,6 +37,7 @@ import (
 	"github.com/nsflow/nsflow/pkg/broker"
 	"github.com/nsflow/nsflow/pkg/calendarevent"
 	"github.com/nsflow/nsflow/pkg/sink"
+	"github.com/nsflow/nsflow/pkg/transform"
 )
 
 // HandlerName is the stable handler name prefix; the sink name is appended.
@@ -51,7 +52,12 @@ type Config struct {
 	BatchWait time.Duration
 	// RetryMax caps the backoff between attempts while the sink is down (default 30s).
 	RetryMax time.Duration
-	Logger   *slog.Logger
+	// Writers is how many batches may be written at once (default 2): while
+	// the sink commits one, the next is prepared (rows flattened, arguments
+	// bound) instead of waiting. The version guard makes their order
+	// irrelevant, as between loader replicas.
+	Writers int
+	Logger  *slog.Logger
 }
 
 // Stage is the loader stage for one sink.
@@ -61,10 +67,11 @@ type Stage struct {
 	log  *slog.Logger
 
 	in       chan *item
+	batches  chan []*item // full batches on their way to a writer
 	done     chan struct{}
 	healthy  atomic.Bool
 	loaded   atomic.Uint64
-	batches  atomic.Uint64
+	written  atomic.Uint64
 	failures atomic.Uint64
 	held     atomic.Int64
 	stopOnce sync.Once
@@ -72,8 +79,11 @@ type Stage struct {
 }
 
 type item struct {
-	ev   *calendarevent.Event
-	done chan error
+	ev *calendarevent.Event
+	// payload is the canonical encoding ev was decoded from; SQL sinks
+	// store it as event_json instead of encoding ev again.
+	payload []byte
+	done    chan error
 }
 
 // New returns a Stage writing to s. Start must be called before handlers run.
@@ -93,12 +103,16 @@ func New(cfg Config, s sink.Sink) (*Stage, error) {
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = 30 * time.Second
 	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 2
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	st := &Stage{
 		cfg: cfg, sink: s, log: cfg.Logger.With("sink", cfg.SinkName),
-		in: make(chan *item, cfg.BatchSize), done: make(chan struct{}), stop: make(chan struct{}),
+		in: make(chan *item, cfg.BatchSize), batches: make(chan []*item),
+		done: make(chan struct{}), stop: make(chan struct{}),
 	}
 	st.healthy.Store(true)
 	return st, nil
@@ -128,14 +142,26 @@ func (s *Stage) Ready() bool { return s.healthy.Load() }
 // graceful shutdown). ctx bounds sink calls after Stop.
 func (s *Stage) Run(ctx context.Context) {
 	defer close(s.done)
-	var batch []*item
+	var writers sync.WaitGroup
+	for range s.cfg.Writers {
+		writers.Go(func() {
+			for batch := range s.batches {
+				s.writeBatch(ctx, batch)
+				s.held.Add(-int64(len(batch)))
+			}
+		})
+	}
+	defer func() {
+		close(s.batches)
+		writers.Wait()
+	}()
+	batch := make([]*item, 0, s.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
 		if len(batch) > 0 {
-			s.writeBatch(ctx, batch)
-			s.held.Add(-int64(len(batch)))
-			batch = batch[:0]
+			s.batches <- batch // waits while every writer is busy: backpressure
+			batch = make([]*item, 0, s.cfg.BatchSize)
 		}
 	}
 	for {
@@ -175,11 +201,11 @@ func (s *Stage) Stop() {
 
 // Handle decodes one canonical event and waits until it is committed.
 func (s *Stage) Handle(msg *message.Message) error {
-	ev, err := calendarevent.Unmarshal(msg.Payload)
+	ev, err := transform.DecodeEvent(msg.Payload)
 	if err != nil {
 		return broker.Permanent(err, "invalid_event")
 	}
-	it := &item{ev: ev, done: make(chan error, 1)}
+	it := &item{ev: ev, payload: msg.Payload, done: make(chan error, 1)}
 	select {
 	case s.in <- it:
 	case <-s.stop:
@@ -192,12 +218,13 @@ func (s *Stage) Handle(msg *message.Message) error {
 // isolating permanent ones.
 func (s *Stage) writeBatch(ctx context.Context, batch []*item) {
 	evs := make([]*calendarevent.Event, len(batch))
+	enc := make([][]byte, len(batch))
 	for i, it := range batch {
-		evs[i] = it.ev
+		evs[i], enc[i] = it.ev, it.payload
 	}
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := s.sink.Write(ctx, evs)
+		err := sink.WriteEncoded(ctx, s.sink, evs, enc)
 		if err == nil {
 			s.committed(batch)
 			return
@@ -237,7 +264,7 @@ func (s *Stage) committed(batch []*item) {
 		s.log.Info("sink writes succeed again")
 	}
 	s.loaded.Add(uint64(len(batch)))
-	s.batches.Add(1)
+	s.written.Add(1)
 	for _, it := range batch {
 		it.done <- nil
 	}

@@ -86,8 +86,13 @@ type instrumented struct {
 func (i *instrumented) Unwrap() Sink { return i.Sink }
 
 func (i *instrumented) Write(ctx context.Context, events []*calendarevent.Event) error {
+	return i.WriteEncoded(ctx, events, nil)
+}
+
+// WriteEncoded passes encoded on when the sink is an EncodedWriter.
+func (i *instrumented) WriteEncoded(ctx context.Context, events []*calendarevent.Event, encoded [][]byte) error {
 	start := time.Now()
-	err := i.Sink.Write(ctx, events)
+	err := WriteEncoded(ctx, i.Sink, events, encoded)
 	i.m.duration.WithLabelValues(i.name).Observe(time.Since(start).Seconds())
 	n := float64(len(events))
 	var pe *PartialError

@@ -31,6 +31,25 @@ type Sink interface {
 	Close() error
 }
 
+// EncodedWriter is implemented by sinks that store the canonical JSON of an
+// event (the SQL sinks' event_json) and can take it as the loader received
+// it instead of encoding the event again. WriteEncoded is Write, with
+// encoded[i] the canonical encoding events[i] was decoded from (the EVENTS
+// message payload) or nil when there is none; encoded is nil or as long as
+// events. The loader uses it when the sink has it.
+type EncodedWriter interface {
+	WriteEncoded(ctx context.Context, events []*calendarevent.Event, encoded [][]byte) error
+}
+
+// WriteEncoded writes events to s, handing it encoded when s is an
+// EncodedWriter (see there) and calling Write otherwise.
+func WriteEncoded(ctx context.Context, s Sink, events []*calendarevent.Event, encoded [][]byte) error {
+	if ew, ok := s.(EncodedWriter); ok && encoded != nil {
+		return ew.WriteEncoded(ctx, events, encoded)
+	}
+	return s.Write(ctx, events)
+}
+
 // DeleteMode says what a stateful (SQL) sink does with a tombstone.
 type DeleteMode = core.DeleteMode
 
@@ -64,12 +83,16 @@ type Options struct {
 	Metrics *Metrics
 }
 
-// Compile-time checks that every sink implements Sink.
+// Compile-time checks that every sink implements Sink (and the SQL sinks
+// EncodedWriter).
 var (
-	_ Sink = (*sqlite.Sink)(nil)
-	_ Sink = (*postgres.Sink)(nil)
-	_ Sink = (*jsonl.Sink)(nil)
-	_ Sink = (*aep.Sink)(nil)
+	_ Sink          = (*sqlite.Sink)(nil)
+	_ Sink          = (*postgres.Sink)(nil)
+	_ Sink          = (*jsonl.Sink)(nil)
+	_ Sink          = (*aep.Sink)(nil)
+	_ EncodedWriter = (*sqlite.Sink)(nil)
+	_ EncodedWriter = (*postgres.Sink)(nil)
+	_ EncodedWriter = (*instrumented)(nil)
 )
 
 // Open opens the sink rawURL names:

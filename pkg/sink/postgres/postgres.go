@@ -38,7 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -180,10 +179,16 @@ func (s *Sink) migrate(ctx context.Context) error {
 // Write commits events in one transaction, applying the version guard. See
 // package sink for the contract.
 func (s *Sink) Write(ctx context.Context, events []*calendarevent.Event) error {
+	return s.WriteEncoded(ctx, events, nil)
+}
+
+// WriteEncoded is Write storing encoded[i], when not nil, as the event_json
+// of events[i] (see sink.EncodedWriter).
+func (s *Sink) WriteEncoded(ctx context.Context, events []*calendarevent.Event, encoded [][]byte) error {
 	if len(events) == 0 {
 		return nil
 	}
-	rows, err := sqlrow.Prepare(events)
+	rows, err := sqlrow.PrepareEncoded(events, encoded)
 	if err != nil {
 		return fmt.Errorf("postgres write: %w", err)
 	}
@@ -203,12 +208,6 @@ func (s *Sink) Write(ctx context.Context, events []*calendarevent.Event) error {
 }
 
 func (s *Sink) write(ctx context.Context, b *batch) (err error) {
-	t0 := time.Now()
-	lap := func(n string) {
-		fmt.Fprintf(os.Stderr, "%s=%v ", n, time.Since(t0).Round(time.Millisecond))
-		t0 = time.Now()
-	}
-	defer fmt.Fprintln(os.Stderr)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -224,9 +223,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (err error) {
 			return fmt.Errorf("record tombstones: %w", err)
 		}
 	}
-	lap("begin+tomb")
 	changed, err := upsert(ctx, tx, liveSQL, &b.live)
-	lap("upsert")
 	if err != nil {
 		return fmt.Errorf("upsert events: %w", err)
 	}
@@ -248,15 +245,12 @@ func (s *Sink) write(ctx context.Context, b *batch) (err error) {
 			delete(changed, k)
 		}
 	}
-	lap("mark+cleanup")
 	if err := replaceAttendees(ctx, tx, b.attendeeRows, changed); err != nil {
 		return fmt.Errorf("attendees: %w", err)
 	}
-	lap("attendees")
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	lap("commit")
 	return nil
 }
 

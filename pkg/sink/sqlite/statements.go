@@ -29,13 +29,23 @@ var markColumns = []string{"deleted", "deleted_at", "last_modified_at", "raw_seq
 const attendeeColumns = 7
 
 // Rows per multi-row statement. Statements exist for every power of two up to
-// these, so any batch is a few prepared statements.
+// these, so any batch is a few prepared statements. maxStageRows keeps a
+// staging insert under SQLite's 32,766 bound parameters.
 const (
 	maxEventRows    = 128
+	maxStageRows    = 512
 	maxTombRows     = 64
 	maxKeyRows      = 256
 	maxAttendeeRows = 512
 )
+
+// stageTable is the connection's temporary table a batch of live events is
+// staged in before it is applied to calendar_events in two set statements.
+const stageTable = "temp.nsflow_stage"
+
+// stageTableSQL creates it (columns as eventColumns, no types or
+// constraints: values keep the types they are bound with).
+var stageTableSQL = "CREATE TEMP TABLE IF NOT EXISTS nsflow_stage (" + strings.Join(eventColumns, ", ") + ")"
 
 type stmtKind int
 
@@ -46,6 +56,13 @@ const (
 	kindDeleteOlder
 	kindAttendee
 	kindAttendeeDelete
+	kindAttendeeDeleteOne
+	kindStage
+	kindStageClear
+	kindStageUpdate
+	kindInsertNew
+	kindExisting
+	kindTombstoned
 )
 
 type stmtKey struct {
@@ -64,6 +81,9 @@ func chunk(n, limit int) int {
 }
 
 func prepareAll(ctx context.Context, db *sql.DB) (map[stmtKey]*sql.Stmt, error) {
+	if _, err := db.ExecContext(ctx, stageTableSQL); err != nil {
+		return nil, fmt.Errorf("create staging table: %w", err)
+	}
 	out := map[stmtKey]*sql.Stmt{}
 	add := func(k stmtKey, q string) error {
 		st, err := db.PrepareContext(ctx, q)
@@ -86,12 +106,43 @@ func prepareAll(ctx context.Context, db *sql.DB) (map[stmtKey]*sql.Stmt, error) 
 			return nil, err
 		}
 	}
+	for n := 1; n <= maxStageRows; n *= 2 {
+		if err := add(stmtKey{kindStage, n}, "INSERT INTO "+stageTable+" ("+strings.Join(eventColumns, ", ")+") VALUES "+
+			placeholders(n, len(eventColumns))); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(stmtKey{kindStageClear, 1}, "DELETE FROM "+stageTable); err != nil {
+		return nil, err
+	}
+	if err := add(stmtKey{kindStageUpdate, 1}, stageUpdateSQL()); err != nil {
+		return nil, err
+	}
+	for n := 1; n <= maxStageRows; n *= 2 {
+		if err := add(stmtKey{kindInsertNew, n}, "INSERT OR FAIL INTO calendar_events ("+strings.Join(eventColumns, ", ")+") VALUES "+
+			placeholders(n, len(eventColumns))); err != nil {
+			return nil, err
+		}
+	}
+	for n := 1; n <= maxKeyRows; n *= 2 {
+		if err := add(stmtKey{kindExisting, n}, `SELECT e.account, e.id, e.last_modified_at, e.raw_sequence
+			FROM (VALUES `+placeholders(n, 2)+`) AS v JOIN calendar_events e ON e.account = v.column1 AND e.id = v.column2`); err != nil {
+			return nil, err
+		}
+		if err := add(stmtKey{kindTombstoned, n}, `SELECT t.account, t.id, t.deleted_at, t.raw_sequence
+			FROM (VALUES `+placeholders(n, 2)+`) AS v JOIN calendar_event_tombstones t ON t.account = v.column1 AND t.id = v.column2`); err != nil {
+			return nil, err
+		}
+	}
 	for n := 1; n <= maxAttendeeRows; n *= 2 {
-		if err := add(stmtKey{kindAttendee, n}, `INSERT INTO calendar_event_attendees
+		if err := add(stmtKey{kindAttendee, n}, `INSERT OR FAIL INTO calendar_event_attendees
 			(account, event_id, entity_id, entity_name, entity_type, attendance, response) VALUES `+
 			placeholders(n, attendeeColumns)); err != nil {
 			return nil, err
 		}
+	}
+	if err := add(stmtKey{kindAttendeeDeleteOne, 1}, `DELETE FROM calendar_event_attendees WHERE account = ? AND event_id = ?`); err != nil {
+		return nil, err
 	}
 	if err := add(stmtKey{kindDeleteOlder, 1}, `DELETE FROM calendar_events
 		WHERE account = ? AND id = ? AND (last_modified_at, raw_sequence) <= (?, ?)`); err != nil {
@@ -135,6 +186,32 @@ func upsertSQL(rows int, set []string, blockOp string) string {
 	}
 	b.WriteString("\nWHERE (excluded.last_modified_at, excluded.raw_sequence) > (calendar_events.last_modified_at, calendar_events.raw_sequence)\n")
 	b.WriteString("RETURNING account, id")
+	return b.String()
+}
+
+// tombGuard is true for a staged row (v) no tombstone blocks: one at least
+// as new as the row.
+const tombGuard = `NOT EXISTS (SELECT 1 FROM calendar_event_tombstones t WHERE t.account = v.account AND t.id = v.id
+  AND (t.deleted_at, t.raw_sequence) >= (v.last_modified_at, v.raw_sequence))`
+
+// stageUpdateSQL applies the staged rows to the rows they are newer than
+// (unless a tombstone at least as new exists); RETURNING lists the rows
+// written. It is UPDATE OR FAIL, not part of an upsert: an upsert's DO
+// UPDATE checks constraints with ABORT, which makes SQLite keep a statement
+// journal — a copy of every page the statement changes — and that copy was
+// the largest cost of a write (see Open for the other conditions).
+func stageUpdateSQL() string {
+	var b strings.Builder
+	b.WriteString("UPDATE OR FAIL calendar_events SET ")
+	for i, c := range eventColumns[2:] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " = v." + c)
+	}
+	b.WriteString("\nFROM " + stageTable + " AS v\nWHERE calendar_events.account = v.account AND calendar_events.id = v.id\n")
+	b.WriteString("  AND (v.last_modified_at, v.raw_sequence) > (calendar_events.last_modified_at, calendar_events.raw_sequence)\n")
+	b.WriteString("  AND " + tombGuard + "\nRETURNING account, id")
 	return b.String()
 }
 

@@ -14,13 +14,15 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nsflow/nsflow/pkg/calendarevent"
 	"github.com/nsflow/nsflow/pkg/sink/internal/core"
 )
 
 // MaxKeyLen is the longest account or id, in characters, the calendar_events
-// CHECK constraints accept. NetSuite internal ids are short integers and
+// CHECK constraints accept; Prepare enforces it (and every other constraint
+// a valid event could break) itself, so a sink may skip CHECK constraints. NetSuite internal ids are short integers and
 // account ids look like "1234567_SB1", so anything longer is corrupt input.
 const MaxKeyLen = 64
 
@@ -67,12 +69,20 @@ type Attendee struct {
 	EntityID, EntityName, EntityType, Attendance, Response string
 }
 
-// Prepare validates and flattens events. The result holds one row per
+// Prepare validates and flattens events; PrepareEncoded with no encodings.
+func Prepare(events []*calendarevent.Event) ([]Row, error) { return PrepareEncoded(events, nil) }
+
+// PrepareEncoded validates and flattens events. The result holds one row per
 // (account, id) — the newest version by Event.Newer; equal versions keep the
 // first — sorted by (account, id) so that concurrent writers lock rows in the
 // same order. An error means an event can never be stored (nil, unencodable,
-// out-of-range values); it is marked permanent.
-func Prepare(events []*calendarevent.Event) ([]Row, error) {
+// out-of-range values); it is marked permanent. encoded, when not nil, holds
+// each event's canonical JSON as received (nil entries are encoded here):
+// it becomes EventJSON as is, which spares encoding every event again.
+func PrepareEncoded(events []*calendarevent.Event, encoded [][]byte) ([]Row, error) {
+	if encoded != nil && len(encoded) != len(events) {
+		return nil, fmt.Errorf("prepare rows: %d encodings for %d events", len(encoded), len(events))
+	}
 	type key struct{ account, id string }
 	best := make(map[key]int, len(events))
 	order := make([]int, 0, len(events))
@@ -101,7 +111,11 @@ func Prepare(events []*calendarevent.Event) ([]Row, error) {
 		for k := lo; k < hi; k++ {
 			first := order[k]
 			i := best[key{events[first].Account, events[first].ID}]
-			rows[k], errs[k] = flatten(i, events[i])
+			var enc []byte
+			if encoded != nil {
+				enc = encoded[i]
+			}
+			rows[k], errs[k] = flatten(i, events[i], enc)
 		}
 	}
 	// Encoding (mostly JSON) is the Go-side cost of a write: spread large
@@ -128,9 +142,14 @@ func Prepare(events []*calendarevent.Event) ([]Row, error) {
 // parallelMin is the number of events per extra goroutine in Prepare.
 const parallelMin = 128
 
-func flatten(idx int, e *calendarevent.Event) (Row, error) {
+func flatten(idx int, e *calendarevent.Event, js []byte) (Row, error) {
 	fail := func(format string, args ...any) (Row, error) {
 		return Row{}, core.Permanent(fmt.Errorf("event %d (account %q, id %q): %s", idx, e.Account, e.ID, fmt.Sprintf(format, args...)))
+	}
+	for _, k := range [...]struct{ name, v string }{{"account", e.Account}, {"id", e.ID}} {
+		if n := utf8.RuneCountInString(k.v); n < 1 || n > MaxKeyLen {
+			return fail("%s must be 1 to %d characters, not %d", k.name, MaxKeyLen, n)
+		}
 	}
 	if e.Provenance.RawSequence > math.MaxInt64 {
 		return fail("raw_sequence %d overflows a signed 64-bit column", e.Provenance.RawSequence)
@@ -140,9 +159,11 @@ func flatten(idx int, e *calendarevent.Event) (Row, error) {
 			return fail("instant %s is outside years 0001-9999", t.UTC().Format(time.RFC3339))
 		}
 	}
-	js, err := calendarevent.Marshal(e)
-	if err != nil {
-		return fail("encode event JSON: %v", err)
+	var err error
+	if js == nil {
+		if js, err = calendarevent.Marshal(e); err != nil {
+			return fail("encode event JSON: %v", err)
+		}
 	}
 	r := Row{
 		Index:          idx,
