@@ -82,7 +82,7 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 		if received.Add(1) == int64(n) {
 			close(done)
 		}
-	}, jetstream.PullMaxMessages(512))
+	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(2*time.Second))
 	if err != nil {
 		return RefRun{}, fmt.Errorf("sink consume: %w", err)
 	}
@@ -129,7 +129,7 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 		case queue <- pending{in: m, ack: f}:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(512), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(2*time.Second), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		b.logf("relay consume error: %v", err)
 	}))
 	if err != nil {
