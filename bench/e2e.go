@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nsflow/nsflow/pkg/broker"
 	"github.com/nsflow/nsflow/pkg/calendarevent"
@@ -35,6 +36,9 @@ type E2ERun struct {
 	// streams (headers and payload).
 	RawBytes   float64 `json:"raw_msg_bytes"`
 	EventBytes float64 `json:"event_msg_bytes"`
+	// SinkBusy is the time spent in sink writes over the run's duration
+	// (above 1 when the loader's writers overlap).
+	SinkBusy float64 `json:"sink_busy"`
 }
 
 // RefRun is one run of the plain relay.
@@ -141,8 +145,8 @@ func (b *runner) pairs(ctx context.Context) error {
 			continue
 		}
 		b.res.e2eRuns = append(b.res.e2eRuns, e)
-		b.logf("e2e %d: %d events in %.1fs = %.0f events/s, %.2f CPU-s/1000, peak RSS %.0f MB, raw msg %.0f B",
-			i+1, e.Events, e.Seconds, e.EventsPerSec, e.CPUSecPer1000, e.PeakRSSMB, e.RawBytes)
+		b.logf("e2e %d: %d events in %.1fs = %.0f events/s, %.2f CPU-s/1000, peak RSS %.0f MB, raw msg %.0f B, sink busy %.2f",
+			i+1, e.Events, e.Seconds, e.EventsPerSec, e.CPUSecPer1000, e.PeakRSSMB, e.RawBytes, e.SinkBusy)
 		if !b.cfg.has(SectionReference) {
 			continue
 		}
@@ -180,7 +184,9 @@ func (b *runner) e2e(ctx context.Context, i int) (E2ERun, error) {
 	)
 	heapCtx, stopHeap := context.WithCancel(ctx)
 	defer stopHeap()
-	opt := standalone.Options{Once: true, Logger: b.logger(), Ready: func(*standalone.Pipeline) {
+	var pl *standalone.Pipeline
+	opt := standalone.Options{Once: true, Logger: b.logger(), Ready: func(p *standalone.Pipeline) {
+		pl = p
 		cpu0 = cpuTime()
 		stopProfile = b.startProfile(fmt.Sprintf("e2e-%d", i+1))
 		go b.heapProfile(heapCtx, fmt.Sprintf("e2e-%d", i+1))
@@ -197,8 +203,13 @@ func (b *runner) e2e(ctx context.Context, i int) (E2ERun, error) {
 		return E2ERun{}, fmt.Errorf("run incomplete: transformed %d, loaded %d, dead letters %d", sum.Transformed, sum.Loaded, sum.DeadLetters)
 	}
 	b.lastE2EDir = dir
+	var busy float64
+	if pl != nil && pl.Ops != nil {
+		busy = sinkWriteSeconds(pl.Ops.Registry()) / sum.Elapsed.Seconds()
+	}
 	run := E2ERun{
-		Events: sum.Loaded, Seconds: round(sum.Elapsed.Seconds(), 2), EventsPerSec: round(sum.EventsPerSecond(), 0),
+		SinkBusy: round(busy, 2),
+		Events:   sum.Loaded, Seconds: round(sum.Elapsed.Seconds(), 2), EventsPerSec: round(sum.EventsPerSecond(), 0),
 		CPUSecPer1000: round(cpu.Seconds()/float64(sum.Loaded)*1000, 3), PeakRSSMB: mb(hwm),
 	}
 	raw, events, sample, err := inspectStore(ctx, filepath.Join(dir, "nats"))
@@ -214,6 +225,24 @@ func (b *runner) e2e(ctx context.Context, i int) (E2ERun, error) {
 		b.sample = sample
 	}
 	return run, nil
+}
+
+// sinkWriteSeconds is the sum of nsflow_sink_write_duration_seconds in reg.
+func sinkWriteSeconds(reg *prometheus.Registry) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, mf := range mfs {
+		if mf.GetName() != "nsflow_sink_write_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			total += m.GetHistogram().GetSampleSum()
+		}
+	}
+	return total
 }
 
 // inspectStore opens a stopped standalone run's JetStream store and returns

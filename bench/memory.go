@@ -31,8 +31,12 @@ type StageMemory struct {
 	Processed uint64  `json:"processed"`
 	Seconds   float64 `json:"seconds"`
 	PeakRSSMB float64 `json:"peak_rss_mb"`
-	// LastRSSMB is the RSS when the stage was stopped.
-	LastRSSMB float64 `json:"last_rss_mb"`
+	// LastRSSMB is the RSS when the stage was stopped; Anon, File and Shmem
+	// split the largest RSS sampled (VmRSS) as /proc/<pid>/status does.
+	LastRSSMB  float64 `json:"last_rss_mb"`
+	MaxAnonMB  float64 `json:"rss_anon_mb"`
+	MaxFileMB  float64 `json:"rss_file_mb"`
+	MaxShmemMB float64 `json:"rss_shmem_mb"`
 }
 
 // memory runs each stage's service binary, one at a time, against a NATS
@@ -191,11 +195,12 @@ func (b *runner) runStage(ctx context.Context, stage, bins string, env []string,
 	go func() { exited <- cmd.Wait() }()
 	pid := cmd.Process.Pid
 	var (
-		peak, last int64
-		done       uint64
-		lastMove   = time.Now()
-		exitErr    error
-		hasExited  bool
+		peak, last, maxRSS int64
+		anon, file, shmem  int64
+		done               uint64
+		lastMove           = time.Now()
+		exitErr            error
+		hasExited          bool
 	)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -214,6 +219,12 @@ loop:
 		}
 		if rss, err := procStatusKB(pid, "VmRSS"); err == nil {
 			last = rss
+			if rss > maxRSS {
+				maxRSS = rss
+				anon, _ = procStatusKB(pid, "RssAnon")
+				file, _ = procStatusKB(pid, "RssFile")
+				shmem, _ = procStatusKB(pid, "RssShmem")
+			}
 		}
 		n, err := progress(ctx)
 		if err != nil {
@@ -251,9 +262,9 @@ loop:
 		return StageMemory{}, fmt.Errorf("%s made no progress in %s: %s", stage, elapsed.Round(time.Second), lastLines(stderr.String(), 5))
 	}
 	m := StageMemory{Stage: stage, Backlog: backlog, Processed: done - start0, Seconds: round(elapsed.Seconds(), 1),
-		PeakRSSMB: mb(peak), LastRSSMB: mb(last)}
-	b.logf("memory %s: backlog %d, processed %d in %.0fs, peak RSS %.1f MB (last %.1f MB)",
-		stage, m.Backlog, m.Processed, m.Seconds, m.PeakRSSMB, m.LastRSSMB)
+		PeakRSSMB: mb(peak), LastRSSMB: mb(last), MaxAnonMB: mb(anon), MaxFileMB: mb(file), MaxShmemMB: mb(shmem)}
+	b.logf("memory %s: backlog %d, processed %d in %.0fs, peak RSS %.1f MB (last %.1f MB; at the largest sample anon %.0f, file %.0f, shmem %.0f MB)",
+		stage, m.Backlog, m.Processed, m.Seconds, m.PeakRSSMB, m.LastRSSMB, m.MaxAnonMB, m.MaxFileMB, m.MaxShmemMB)
 	return m, nil
 }
 

@@ -53,7 +53,13 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 	defer srv.Shutdown()
 	var js [3]jetstream.JetStream
 	for i := range js {
-		nc, err := srv.Connect()
+		nc, err := srv.Connect(nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			b.logf("nats async error on %q: %v", subj, err)
+		}))
 		if err != nil {
 			return RefRun{}, err
 		}
@@ -82,7 +88,7 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 		if received.Add(1) == int64(n) {
 			close(done)
 		}
-	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(2*time.Second))
+	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(broker.DefaultPullExpiry))
 	if err != nil {
 		return RefRun{}, fmt.Errorf("sink consume: %w", err)
 	}
@@ -129,7 +135,7 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 		case queue <- pending{in: m, ack: f}:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(2*time.Second), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(broker.DefaultPullExpiry), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		b.logf("relay consume error: %v", err)
 	}))
 	if err != nil {

@@ -74,7 +74,10 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 		futures = make([]jetstream.PubAckFuture, 0, len(msgs))
 	}
 	for _, m := range msgs {
-		f, err := p.js.PublishMsgAsync(toNATS(topic, m))
+		// With PublishAsyncMaxPending acknowledgements outstanding, wait
+		// for room (up to AckTimeout) rather than fail after nats.go's
+		// default 200ms stall: a busy server is backpressure, not an error.
+		f, err := p.js.PublishMsgAsync(toNATS(topic, m), jetstream.WithStallWait(p.ackTimeout))
 		if err != nil {
 			return fmt.Errorf("publish to %s: %w", topic, err)
 		}

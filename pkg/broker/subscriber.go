@@ -33,6 +33,11 @@ type SubscriberConfig struct {
 	// MaxInFlight is how many messages one subscription hands to the router
 	// before any of them is acked (default 512).
 	MaxInFlight int
+	// PullBatch is how many messages one pull request asks the server for
+	// (default min(MaxInFlight, 128)); the client buffers up to that many
+	// delivered messages besides those in flight. Larger pulls did not help
+	// throughput and cost memory.
+	PullBatch int
 	// NakDelay is the redelivery delay after a Nack on first delivery; it
 	// doubles with each delivery up to MaxNakDelay (defaults 1s and 1m).
 	NakDelay    time.Duration
@@ -45,8 +50,25 @@ type SubscriberConfig struct {
 	ProgressInterval time.Duration
 	// CloseTimeout bounds how long Close waits for in-flight messages (default 30s).
 	CloseTimeout time.Duration
-	Logger       *slog.Logger
+	// PullExpiry is how long one pull request waits at the server (default
+	// DefaultPullExpiry). The client notices a pull request the server no
+	// longer holds only when two heartbeats (half the expiry each) are
+	// missed, and then pulls again: under load nats.go v1.56.0's Consume was
+	// seen idle for a whole 30 s default expiry with messages waiting.
+	PullExpiry time.Duration
+	// AckFlush is how long acks are gathered before they are sent together
+	// (default 1ms): the connection then writes many acks per syscall
+	// instead of one.
+	AckFlush time.Duration
+	// Watchers is the number of goroutines waiting for the router's verdict
+	// on in-flight messages (default 16), instead of one goroutine per
+	// message.
+	Watchers int
+	Logger   *slog.Logger
 }
+
+// DefaultPullExpiry is SubscriberConfig.PullExpiry's default.
+const DefaultPullExpiry = 5 * time.Second
 
 // Subscriber is a Watermill subscriber bound to pre-provisioned durable pull
 // consumers. Topics are "<stream>/<consumer>".
@@ -78,6 +100,18 @@ func NewSubscriber(js jetstream.JetStream, cfg SubscriberConfig) (*Subscriber, e
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = 30 * time.Second
+	}
+	if cfg.PullBatch <= 0 {
+		cfg.PullBatch = min(cfg.MaxInFlight, 128)
+	}
+	if cfg.PullExpiry <= 0 {
+		cfg.PullExpiry = DefaultPullExpiry
+	}
+	if cfg.AckFlush <= 0 {
+		cfg.AckFlush = time.Millisecond
+	}
+	if cfg.Watchers <= 0 {
+		cfg.Watchers = 16
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -115,11 +149,19 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		hardStop: make(chan struct{}),
 		acks:     make(chan jetstream.Msg, s.cfg.MaxInFlight),
 		ackDone:  make(chan struct{}),
+		watchQ:   make(chan watched, s.cfg.MaxInFlight),
 		msgCtx:   context.WithoutCancel(ctx),
 	}
 	go sub.ackLoop()
+	for range s.cfg.Watchers {
+		sub.watchers.Go(sub.watchLoop)
+	}
+	if s.cfg.ProgressInterval > 0 {
+		sub.progress = map[jetstream.Msg]struct{}{}
+		sub.watchers.Go(sub.progressLoop)
+	}
 	cc, err := cons.Consume(sub.onMessage,
-		jetstream.PullMaxMessages(s.cfg.MaxInFlight),
+		jetstream.PullMaxMessages(s.cfg.PullBatch), jetstream.PullExpiry(s.cfg.PullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 				s.log.Error("consume error", "topic", topic, "err", err)
@@ -128,6 +170,9 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 			s.log.Debug("consume warning", "topic", topic, "err", err)
 		}))
 	if err != nil {
+		close(sub.watchQ)
+		close(sub.closing)
+		sub.watchers.Wait()
 		close(sub.acks)
 		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
 	}
@@ -190,6 +235,22 @@ type subscription struct {
 
 	acks    chan jetstream.Msg
 	ackDone chan struct{}
+
+	// watchQ feeds the watcher goroutines; it holds at most MaxInFlight
+	// messages (sem), so sending never blocks.
+	watchQ   chan watched
+	watchers sync.WaitGroup
+
+	// progress holds the in-flight messages progressLoop reports as in
+	// progress (nil when ProgressInterval is 0).
+	progressMu sync.Mutex
+	progress   map[jetstream.Msg]struct{}
+}
+
+type watched struct {
+	jm     jetstream.Msg
+	wm     *message.Message
+	cancel context.CancelFunc
 }
 
 func (sub *subscription) onMessage(jm jetstream.Msg) {
@@ -218,35 +279,62 @@ func (sub *subscription) onMessage(jm jetstream.Msg) {
 		sub.handBack(jm)
 		return
 	}
-	go sub.watch(jm, wm, cancel)
+	if sub.progress != nil {
+		sub.progressMu.Lock()
+		sub.progress[jm] = struct{}{}
+		sub.progressMu.Unlock()
+	}
+	sub.watchQ <- watched{jm: jm, wm: wm, cancel: cancel}
 }
 
-// watch waits for the router's verdict on wm. The message context is
-// cancelled once the message is acked, nacked or abandoned (Watermill's contract).
-func (sub *subscription) watch(jm jetstream.Msg, wm *message.Message, cancel context.CancelFunc) {
-	defer func() {
-		cancel()
-		<-sub.sem
-		sub.inflight.Done()
-	}()
-	var progress <-chan time.Time
-	if d := sub.s.cfg.ProgressInterval; d > 0 {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		progress = t.C
+// watchLoop is one of the watcher goroutines: it takes in-flight messages in
+// the order they were handed to the router and waits for each verdict.
+func (sub *subscription) watchLoop() {
+	for w := range sub.watchQ {
+		sub.watch(w)
 	}
+}
+
+// watch waits for the router's verdict on one message. The message context
+// is cancelled once the message is acked, nacked or abandoned (Watermill's
+// contract).
+func (sub *subscription) watch(w watched) {
+	select {
+	case <-w.wm.Acked():
+		sub.acks <- w.jm
+	case <-w.wm.Nacked():
+		_ = w.jm.NakWithDelay(sub.nakDelay(w.wm))
+	case <-sub.hardStop:
+		sub.handBack(w.jm)
+	}
+	if sub.progress != nil {
+		sub.progressMu.Lock()
+		delete(sub.progress, w.jm)
+		sub.progressMu.Unlock()
+	}
+	w.cancel()
+	<-sub.sem
+	sub.inflight.Done()
+}
+
+// progressLoop tells the server every ProgressInterval that the messages
+// still in flight are being worked on.
+func (sub *subscription) progressLoop() {
+	t := time.NewTicker(sub.s.cfg.ProgressInterval)
+	defer t.Stop()
 	for {
 		select {
-		case <-wm.Acked():
-			sub.acks <- jm
+		case <-sub.closing:
 			return
-		case <-wm.Nacked():
-			_ = jm.NakWithDelay(sub.nakDelay(wm))
-			return
-		case <-sub.hardStop:
-			sub.handBack(jm)
-			return
-		case <-progress:
+		case <-t.C:
+		}
+		sub.progressMu.Lock()
+		msgs := make([]jetstream.Msg, 0, len(sub.progress))
+		for jm := range sub.progress {
+			msgs = append(msgs, jm)
+		}
+		sub.progressMu.Unlock()
+		for _, jm := range msgs {
 			_ = jm.InProgress()
 		}
 	}
@@ -271,13 +359,41 @@ func (sub *subscription) nakDelay(wm *message.Message) time.Duration {
 	return min(d, sub.s.cfg.MaxNakDelay)
 }
 
-// ackLoop sends acks in bursts from one goroutine so that the connection's
-// flusher writes many acks per syscall.
+// ackLoop sends acks in bursts from one goroutine: after the first ack of a
+// burst it gathers what arrives within AckFlush (up to 256), then sends them
+// back to back, so that the connection's flusher writes many acks per
+// syscall instead of being woken for each.
 func (sub *subscription) ackLoop() {
 	defer close(sub.ackDone)
-	for jm := range sub.acks {
-		if err := jm.Ack(); err != nil {
-			sub.s.log.Warn("ack failed; the message will be redelivered", "topic", sub.topic, "err", err)
+	burst := make([]jetstream.Msg, 0, 256)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	open := true
+	for open {
+		jm, ok := <-sub.acks
+		if !ok {
+			return
+		}
+		burst = append(burst[:0], jm)
+		timer.Reset(sub.s.cfg.AckFlush)
+	gather:
+		for len(burst) < cap(burst) {
+			select {
+			case jm, ok := <-sub.acks:
+				if !ok {
+					open = false
+					break gather
+				}
+				burst = append(burst, jm)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		for _, jm := range burst {
+			if err := jm.Ack(); err != nil {
+				sub.s.log.Warn("ack failed; the message will be redelivered", "topic", sub.topic, "err", err)
+			}
 		}
 	}
 }
@@ -312,6 +428,8 @@ func (sub *subscription) close() {
 			<-done
 		}
 		close(sub.out)
+		close(sub.watchQ)
+		sub.watchers.Wait()
 		close(sub.acks)
 		<-sub.ackDone
 	})

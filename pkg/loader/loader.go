@@ -64,6 +64,7 @@ type Config struct {
 type Stage struct {
 	cfg  Config
 	sink sink.Sink
+	pool *broker.ExecPool
 	log  *slog.Logger
 
 	in       chan *item
@@ -110,7 +111,7 @@ func New(cfg Config, s sink.Sink) (*Stage, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	st := &Stage{
-		cfg: cfg, sink: s, log: cfg.Logger.With("sink", cfg.SinkName),
+		cfg: cfg, sink: s, pool: broker.CPUPool(), log: cfg.Logger.With("sink", cfg.SinkName),
 		in: make(chan *item, cfg.BatchSize), batches: make(chan []*item),
 		done: make(chan struct{}), stop: make(chan struct{}),
 	}
@@ -201,7 +202,9 @@ func (s *Stage) Stop() {
 
 // Handle decodes one canonical event and waits until it is committed.
 func (s *Stage) Handle(msg *message.Message) error {
-	ev, err := transform.DecodeEvent(msg.Payload)
+	var ev *calendarevent.Event
+	var err error
+	s.pool.Do(func() { ev, err = transform.DecodeEvent(msg.Payload) }) // CPU work: see broker.ExecPool
 	if err != nil {
 		return broker.Permanent(err, "invalid_event")
 	}

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
@@ -111,11 +112,14 @@ func Run(ctx context.Context, cfg config.Standalone, opt Options) (Summary, erro
 	if err != nil {
 		return Summary{}, err
 	}
+	conns := []*nats.Conn{nc}
 	defer func() {
 		// Acks and naks are buffered publishes: flush them before closing so
 		// nothing in flight waits for AckWait after a restart.
-		_ = nc.FlushTimeout(5 * time.Second)
-		nc.Close()
+		for _, c := range conns {
+			_ = c.FlushTimeout(5 * time.Second)
+			c.Close()
+		}
 	}()
 	js, err := broker.JetStream(nc, cfg.NATS)
 	if err != nil {
@@ -160,14 +164,41 @@ func Run(ctx context.Context, cfg config.Standalone, opt Options) (Summary, erro
 	if p.OpsAddr, err = p.Ops.Listen(); err != nil {
 		return Summary{}, err
 	}
-	env := pipeline.Env{NC: nc, JS: js, Log: log, Ops: p.Ops}
-	if p.Extractor, err = pipeline.NewExtractor(ctx, env, cfg.Extractor); err != nil {
+	// Each stage gets its own connection, as it has when it runs as a
+	// service: one connection shared by three stages serialises every
+	// publish, delivery and ack of the process through one socket, one
+	// reader and one flusher.
+	stageEnv := func() (pipeline.Env, error) {
+		snc, err := srv.Connect()
+		if err != nil {
+			return pipeline.Env{}, err
+		}
+		conns = append(conns, snc)
+		sjs, err := broker.JetStream(snc, cfg.NATS)
+		if err != nil {
+			return pipeline.Env{}, err
+		}
+		return pipeline.Env{NC: snc, JS: sjs, Log: log, Ops: p.Ops}, nil
+	}
+	xenv, err := stageEnv()
+	if err != nil {
 		return Summary{}, err
 	}
-	if p.Transformer, err = pipeline.NewTransformer(env, config.Transformer{Common: cfg.Common, DefaultTimeZone: "UTC", MaxInFlight: 512, HandlerTimeout: 30 * time.Second}); err != nil {
+	if p.Extractor, err = pipeline.NewExtractor(ctx, xenv, cfg.Extractor); err != nil {
 		return Summary{}, err
 	}
-	if p.Loader, err = pipeline.NewLoader(ctx, env, config.Loader{Common: cfg.Common, Sink: cfg.Sink, BatchSize: 1000, BatchWait: 50 * time.Millisecond, MaxInFlight: 2048, SinkDeletes: cfg.SinkDeletes}); err != nil {
+	tenv, err := stageEnv()
+	if err != nil {
+		return Summary{}, err
+	}
+	if p.Transformer, err = pipeline.NewTransformer(tenv, config.Transformer{Common: cfg.Common, DefaultTimeZone: "UTC", MaxInFlight: 512, HandlerTimeout: 30 * time.Second}); err != nil {
+		return Summary{}, err
+	}
+	lenv, err := stageEnv()
+	if err != nil {
+		return Summary{}, err
+	}
+	if p.Loader, err = pipeline.NewLoader(ctx, lenv, config.Loader{Common: cfg.Common, Sink: cfg.Sink, BatchSize: 1000, BatchWait: 50 * time.Millisecond, MaxInFlight: 2048, SinkDeletes: cfg.SinkDeletes}); err != nil {
 		return Summary{}, err
 	}
 	log.Info("pipeline starting", "data_dir", cfg.DataDir, "sink", sinkName, "nats_url", p.NATSURL, "sandbox_url", p.SandboxURL, "ops_addr", p.OpsAddr)

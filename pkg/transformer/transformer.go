@@ -37,9 +37,10 @@ type Config struct {
 
 // Stage is the transformer stage.
 type Stage struct {
-	t   *transform.Transformer
-	pub *broker.Publisher
-	log *slog.Logger
+	t    *transform.Transformer
+	pub  *broker.Publisher
+	pool *broker.ExecPool
+	log  *slog.Logger
 
 	transformed atomic.Uint64
 }
@@ -56,7 +57,7 @@ func New(cfg Config, pub *broker.Publisher) (*Stage, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Stage{t: t, pub: pub, log: cfg.Logger}, nil
+	return &Stage{t: t, pub: pub, pool: broker.CPUPool(), log: cfg.Logger}, nil
 }
 
 // Transformed is how many canonical events this stage has published.
@@ -72,14 +73,25 @@ func (s *Stage) Register(router *message.Router, sub message.Subscriber) {
 func (s *Stage) Handle(msg *message.Message) error {
 	seq, _ := strconv.ParseUint(msg.Metadata.Get(broker.MetaStreamSeq), 10, 64)
 	schema := msg.Metadata.Get(calendarevent.HeaderSchema)
-	ev, err := s.t.TransformBytes(msg.Payload, transform.Meta{RawSequence: seq, RawSchema: schema})
-	if err != nil {
-		return broker.Permanent(fmt.Errorf("transform raw message: %w", err), transform.Class(err))
+	var (
+		ev                *calendarevent.Event
+		payload           []byte
+		mapErr, encodeErr error
+	)
+	// The mapping and encoding are pure CPU work: run them on the
+	// process's worker pool (see broker.ExecPool).
+	s.pool.Do(func() {
+		if ev, mapErr = s.t.TransformBytes(msg.Payload, transform.Meta{RawSequence: seq, RawSchema: schema}); mapErr != nil {
+			return
+		}
+		// AppendEvent writes exactly calendarevent.Marshal's bytes, without reflection.
+		payload, encodeErr = transform.AppendEvent(make([]byte, 0, 2048), ev)
+	})
+	if mapErr != nil {
+		return broker.Permanent(fmt.Errorf("transform raw message: %w", mapErr), transform.Class(mapErr))
 	}
-	// AppendEvent writes exactly calendarevent.Marshal's bytes, without reflection.
-	payload, err := transform.AppendEvent(make([]byte, 0, 2048), ev)
-	if err != nil {
-		return broker.Permanent(fmt.Errorf("encode canonical event: %w", err), "internal")
+	if encodeErr != nil {
+		return broker.Permanent(fmt.Errorf("encode canonical event: %w", encodeErr), "internal")
 	}
 	rawID := msg.Metadata.Get(calendarevent.HeaderMsgID)
 	if rawID == "" {
