@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,7 +87,7 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 		if received.Add(1) == int64(n) {
 			close(done)
 		}
-	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(broker.DefaultPullExpiry))
+	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(broker.DefaultPullExpiry), jetstream.PullHeartbeat(broker.DefaultPullHeartbeat))
 	if err != nil {
 		return RefRun{}, fmt.Errorf("sink consume: %w", err)
 	}
@@ -135,7 +134,7 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 		case queue <- pending{in: m, ack: f}:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(broker.DefaultPullExpiry), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessages(512), jetstream.PullExpiry(broker.DefaultPullExpiry), jetstream.PullHeartbeat(broker.DefaultPullHeartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		b.logf("relay consume error: %v", err)
 	}))
 	if err != nil {
@@ -174,34 +173,6 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 	case <-js[0].PublishAsyncComplete():
 	case <-ctx.Done():
 		return RefRun{}, ctx.Err()
-	}
-	if os.Getenv("NSBENCH_TRACE") != "" { // TEMP
-		go func() {
-			last, same := int64(-1), 0
-			for ctx.Err() == nil {
-				time.Sleep(time.Second)
-				r := received.Load()
-				b.logf("relay: received %d", r)
-				if r == last {
-					same++
-				} else {
-					same = 0
-				}
-				last = r
-				if same == 3 {
-					b.logf("slow consumers: %d (clients %d)", srv.NATS().NumSlowConsumers(), srv.NATS().NumSlowConsumersClients())
-					f, _ := os.Create("/tmp/stall-goroutines.txt")
-					_ = pprof.Lookup("goroutine").WriteTo(f, 1)
-					_ = f.Close()
-					for _, name := range []string{calendarevent.StreamRaw, calendarevent.StreamEvents} {
-						st, _ := js[0].Stream(ctx, name)
-						for ci := range st.ListConsumers(ctx).Info() {
-							b.logf("consumer %s/%s: delivered %d ackfloor %d pending %d ackpending %d waiting %d", name, ci.Name, ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
-						}
-					}
-				}
-			}
-		}()
 	}
 	b.logf("produced %d in %s", n, time.Since(start))
 	timeout := time.NewTimer(time.Duration(n)*time.Millisecond + time.Minute)

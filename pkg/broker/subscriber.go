@@ -56,6 +56,15 @@ type SubscriberConfig struct {
 	// missed, and then pulls again: under load nats.go v1.56.0's Consume was
 	// seen idle for a whole 30 s default expiry with messages waiting.
 	PullExpiry time.Duration
+	// PullHeartbeat is the idle heartbeat the server sends while it holds a
+	// pull request (default DefaultPullHeartbeat, at most half of
+	// PullExpiry). nats.go re-pulls only after two heartbeats are missed, and
+	// under load its Consume sometimes counts messages as pending that the
+	// server no longer owes (nats.go issue 1622, measured here): the
+	// subscription then sits idle for two heartbeats with a backlog waiting.
+	// A short heartbeat bounds that stall; it costs one tiny message per
+	// heartbeat on an idle subscription.
+	PullHeartbeat time.Duration
 	// AckFlush is how long acks are gathered before they are sent together
 	// (default 1ms): the connection then writes many acks per syscall
 	// instead of one.
@@ -69,6 +78,10 @@ type SubscriberConfig struct {
 
 // DefaultPullExpiry is SubscriberConfig.PullExpiry's default.
 const DefaultPullExpiry = 5 * time.Second
+
+// DefaultPullHeartbeat is SubscriberConfig.PullHeartbeat's default (the
+// smallest nats.go accepts).
+const DefaultPullHeartbeat = 500 * time.Millisecond
 
 // Subscriber is a Watermill subscriber bound to pre-provisioned durable pull
 // consumers. Topics are "<stream>/<consumer>".
@@ -106,6 +119,13 @@ func NewSubscriber(js jetstream.JetStream, cfg SubscriberConfig) (*Subscriber, e
 	}
 	if cfg.PullExpiry <= 0 {
 		cfg.PullExpiry = DefaultPullExpiry
+	}
+	if cfg.PullHeartbeat <= 0 {
+		cfg.PullHeartbeat = DefaultPullHeartbeat
+	}
+	cfg.PullHeartbeat = max(min(cfg.PullHeartbeat, cfg.PullExpiry/2), DefaultPullHeartbeat)
+	if cfg.PullExpiry < 2*cfg.PullHeartbeat {
+		cfg.PullExpiry = 2 * cfg.PullHeartbeat
 	}
 	if cfg.AckFlush <= 0 {
 		cfg.AckFlush = time.Millisecond
@@ -162,6 +182,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	}
 	cc, err := cons.Consume(sub.onMessage,
 		jetstream.PullMaxMessages(s.cfg.PullBatch), jetstream.PullExpiry(s.cfg.PullExpiry),
+		jetstream.PullHeartbeat(s.cfg.PullHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 				s.log.Error("consume error", "topic", topic, "err", err)
