@@ -68,6 +68,13 @@ type Config struct {
 	// Now is the clock for data, token lifetimes and changes (default
 	// time.Now). Latency and hang faults use real time.
 	Now func() time.Time
+	// Epoch anchors the generated data set: every generated event is
+	// created and last modified at or before it, and event dates spread
+	// around it (default: Now at start). The same Seed, Events and Epoch
+	// always give the same data set, so a sandbox restarted with the
+	// Epoch of its first start serves what an extractor has already read
+	// unchanged instead of a whole new set of versions.
+	Epoch time.Time
 	// Logger receives request and error logs (default: discarded).
 	Logger *slog.Logger
 	// SigningKey signs the access and refresh tokens (RS256). A 2048-bit

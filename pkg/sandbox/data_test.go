@@ -29,6 +29,26 @@ func TestDeterministicData(t *testing.T) {
 	}
 }
 
+// TestEpochAnchorsData: a sandbox started later with the Epoch of an
+// earlier start serves the same data set; without it, the data moves with
+// the clock (every event a new version).
+func TestEpochAnchorsData(t *testing.T) {
+	dump := func(now time.Time, epoch time.Time) string {
+		s, base := newSandbox(t, Config{Events: 200, Seed: 3, Now: func() time.Time { return now }, Epoch: epoch})
+		tok := accessToken(t, s, base)
+		rows, _ := fetchAll(t, base, tok, eventsQuery("1990-01-01 00:00:00", -1, ""), 1000)
+		del, _ := fetchAll(t, base, tok, `SELECT * FROM deletedrecord`, 1000)
+		return mustJSON(rows) + mustJSON(del)
+	}
+	later := fixedNow.Add(26 * time.Hour)
+	if dump(fixedNow, time.Time{}) != dump(later, fixedNow) {
+		t.Error("same seed and epoch, later clock: data changed")
+	}
+	if dump(fixedNow, time.Time{}) == dump(later, time.Time{}) {
+		t.Error("no epoch, later clock: data did not move with the clock")
+	}
+}
+
 func TestGeneratedDataVariety(t *testing.T) {
 	s, _ := newSandbox(t, Config{Events: 5000, Seed: 77})
 	all := allEvents(s)

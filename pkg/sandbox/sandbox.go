@@ -45,9 +45,13 @@ func New(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	now := cfg.Now()
-	zone := nstime.NewZone(loc, now.AddDate(-4, 0, 0), now.AddDate(3, 0, 0))
+	epoch := cfg.Epoch
+	if epoch.IsZero() || epoch.After(now) {
+		epoch = now
+	}
+	zone := nstime.NewZone(loc, epoch.AddDate(-4, 0, 0), now.AddDate(3, 0, 0))
 	dir := newDirectory(cfg.Seed)
-	gen := newGenerator(cfg.Seed, dir, now, zone)
+	gen := newGenerator(cfg.Seed, dir, epoch, zone)
 	s := &Sandbox{
 		cfg:   cfg,
 		log:   cfg.Logger,

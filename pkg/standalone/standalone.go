@@ -8,6 +8,7 @@ package standalone
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -137,7 +138,11 @@ func Run(ctx context.Context, cfg config.Standalone, opt Options) (Summary, erro
 	if cfg.UseSandbox() {
 		sb := opt.Sandbox
 		if sb == nil {
-			sb, err = sandbox.New(sandbox.Config{Events: cfg.SandboxEvents, Seed: cfg.SandboxSeed, TimeZone: cfg.NetSuite.TimeZone, Logger: log.With("component", "sandbox")})
+			epoch, err := sandboxEpoch(cfg.DataDir, cfg.SandboxSeed, cfg.SandboxEvents, time.Now())
+			if err != nil {
+				return Summary{}, err
+			}
+			sb, err = sandbox.New(sandbox.Config{Events: cfg.SandboxEvents, Seed: cfg.SandboxSeed, Epoch: epoch, TimeZone: cfg.NetSuite.TimeZone, Logger: log.With("component", "sandbox")})
 			if err != nil {
 				return Summary{}, err
 			}
@@ -357,4 +362,33 @@ func splitListen(addr string) (string, int, error) {
 		port = -1
 	}
 	return host, port, nil
+}
+
+// sandboxState is <data-dir>/sandbox.json: the data set the sandbox of this
+// data directory generated.
+type sandboxState struct {
+	Seed   int64     `json:"seed"`
+	Events int       `json:"events"`
+	Epoch  time.Time `json:"epoch"`
+}
+
+// sandboxEpoch returns the epoch of the sandbox data set in dataDir: the one
+// recorded by an earlier run with the same seed and size, so a restarted
+// `nsflow run` serves the events its cursor has already passed unchanged
+// (instead of regenerating every event as a new version), or now, which it
+// records.
+func sandboxEpoch(dataDir string, seed int64, events int, now time.Time) (time.Time, error) {
+	path := filepath.Join(dataDir, "sandbox.json")
+	if b, err := os.ReadFile(path); err == nil {
+		var st sandboxState
+		if json.Unmarshal(b, &st) == nil && st.Seed == seed && st.Events == events && !st.Epoch.IsZero() && !st.Epoch.After(now) {
+			return st.Epoch, nil
+		}
+	}
+	st := sandboxState{Seed: seed, Events: events, Epoch: now.UTC().Truncate(time.Second)}
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return time.Time{}, fmt.Errorf("record the sandbox data set: %w", err)
+	}
+	return st.Epoch, nil
 }
