@@ -37,6 +37,11 @@ type StageMemory struct {
 	MaxAnonMB  float64 `json:"rss_anon_mb"`
 	MaxFileMB  float64 `json:"rss_file_mb"`
 	MaxShmemMB float64 `json:"rss_shmem_mb"`
+	// CPUMicrosPerEvent is the stage process's CPU time (user and system,
+	// not the NATS server's) per event processed: what one stage costs
+	// when it runs alone.
+	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
+	EventsPerSec      float64 `json:"events_per_sec"`
 }
 
 // memory runs each stage's service binary, one at a time, against a NATS
@@ -262,9 +267,13 @@ loop:
 		return StageMemory{}, fmt.Errorf("%s made no progress in %s: %s", stage, elapsed.Round(time.Second), lastLines(stderr.String(), 5))
 	}
 	m := StageMemory{Stage: stage, Backlog: backlog, Processed: done - start0, Seconds: round(elapsed.Seconds(), 1),
-		PeakRSSMB: mb(peak), LastRSSMB: mb(last), MaxAnonMB: mb(anon), MaxFileMB: mb(file), MaxShmemMB: mb(shmem)}
-	b.logf("memory %s: backlog %d, processed %d in %.0fs, peak RSS %.1f MB (last %.1f MB; at the largest sample anon %.0f, file %.0f, shmem %.0f MB)",
-		stage, m.Backlog, m.Processed, m.Seconds, m.PeakRSSMB, m.LastRSSMB, m.MaxAnonMB, m.MaxFileMB, m.MaxShmemMB)
+		PeakRSSMB: mb(peak), LastRSSMB: mb(last), MaxAnonMB: mb(anon), MaxFileMB: mb(file), MaxShmemMB: mb(shmem),
+		EventsPerSec: round(perSecond(done-start0, elapsed), 0)}
+	if ps := cmd.ProcessState; ps != nil {
+		m.CPUMicrosPerEvent = round(float64((ps.UserTime()+ps.SystemTime()).Microseconds())/float64(m.Processed), 1)
+	}
+	b.logf("memory %s: backlog %d, processed %d in %.0fs (%.0f/s, %.1f CPU-µs each), peak RSS %.1f MB (last %.1f MB; at the largest sample anon %.0f, file %.0f, shmem %.0f MB)",
+		stage, m.Backlog, m.Processed, m.Seconds, m.EventsPerSec, m.CPUMicrosPerEvent, m.PeakRSSMB, m.LastRSSMB, m.MaxAnonMB, m.MaxFileMB, m.MaxShmemMB)
 	return m, nil
 }
 

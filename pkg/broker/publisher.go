@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +21,15 @@ type PublisherConfig struct {
 	// AckTimeout bounds the wait for the server to store one Publish call's
 	// messages (default 30s).
 	AckTimeout time.Duration
-	Logger     *slog.Logger
+	// Direct makes every PublishContext call hand its messages to nats.go
+	// itself. By default calls queue them to one writer goroutine that
+	// hands over whatever has queued meanwhile in one go: the connection
+	// then writes many messages per syscall instead of being woken for each
+	// (Watermill runs every handler on a goroutine of its own, and each
+	// publishes one message), and the encoding runs on a long-lived stack
+	// instead of growing a fresh handler goroutine's.
+	Direct bool
+	Logger *slog.Logger
 }
 
 // Publisher is a Watermill publisher on JetStream. It is safe for concurrent use.
@@ -29,6 +38,15 @@ type Publisher struct {
 	ackTimeout time.Duration
 	log        *slog.Logger
 	closed     atomic.Bool
+
+	// The writer (see PublisherConfig.Direct): started on first use,
+	// stopped by Close.
+	direct    bool
+	queue     chan *pubCall
+	startOnce sync.Once
+	stop      chan struct{}
+	stopOnce  sync.Once
+	stopped   chan struct{}
 
 	published  atomic.Uint64
 	duplicates atomic.Uint64
@@ -47,7 +65,52 @@ func NewPublisher(js jetstream.JetStream, cfg PublisherConfig) (*Publisher, erro
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{js: js, ackTimeout: cfg.AckTimeout, log: cfg.Logger}, nil
+	return &Publisher{js: js, ackTimeout: cfg.AckTimeout, log: cfg.Logger, direct: cfg.Direct,
+		queue: make(chan *pubCall, 1024), stop: make(chan struct{}), stopped: make(chan struct{})}, nil
+}
+
+// pubCall is one PublishContext call's messages on their way through the
+// writer.
+type pubCall struct {
+	topic   string
+	msgs    []*message.Message
+	sent    []*nats.Msg
+	futures []jetstream.PubAckFuture
+	err     error
+	done    chan struct{}
+}
+
+// submit hands c's messages to nats.go (PublishMsgAsync), filling c.sent
+// and c.futures, or c.err with the first failure.
+func (p *Publisher) submit(c *pubCall) {
+	for _, m := range c.msgs {
+		nm := toNATS(c.topic, m)
+		// With PublishAsyncMaxPending acknowledgements outstanding, wait
+		// for room (up to AckTimeout) rather than fail after nats.go's
+		// default 200ms stall: a busy server is backpressure, not an error.
+		f, err := p.js.PublishMsgAsync(nm, jetstream.WithStallWait(p.ackTimeout))
+		if err != nil {
+			c.err = fmt.Errorf("publish to %s: %w", c.topic, err)
+			return
+		}
+		c.futures = append(c.futures, f)
+		c.sent = append(c.sent, nm)
+	}
+}
+
+// write is the writer goroutine: it takes the queued calls and submits
+// each, all of those that queued while it was busy back to back.
+func (p *Publisher) write() {
+	defer close(p.stopped)
+	for {
+		select {
+		case c := <-p.queue:
+			p.submit(c)
+			close(c.done)
+		case <-p.stop:
+			return
+		}
+	}
 }
 
 // Publish stores msgs on subject topic and returns when the server has
@@ -68,21 +131,33 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var one [1]jetstream.PubAckFuture
-	futures := one[:0]
-	if len(msgs) > 1 {
-		futures = make([]jetstream.PubAckFuture, 0, len(msgs))
+	c := &pubCall{topic: topic, msgs: msgs}
+	if n := len(msgs); n > 1 {
+		c.futures = make([]jetstream.PubAckFuture, 0, n)
+		c.sent = make([]*nats.Msg, 0, n)
 	}
-	for _, m := range msgs {
-		// With PublishAsyncMaxPending acknowledgements outstanding, wait
-		// for room (up to AckTimeout) rather than fail after nats.go's
-		// default 200ms stall: a busy server is backpressure, not an error.
-		f, err := p.js.PublishMsgAsync(toNATS(topic, m), jetstream.WithStallWait(p.ackTimeout))
-		if err != nil {
-			return fmt.Errorf("publish to %s: %w", topic, err)
+	if p.direct {
+		p.submit(c)
+	} else {
+		p.startOnce.Do(func() { go p.write() })
+		c.done = make(chan struct{})
+		select {
+		case p.queue <- c:
+		case <-p.stop:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("publish to %s: %w", topic, ctx.Err())
 		}
-		futures = append(futures, f)
+		select {
+		case <-c.done:
+		case <-p.stopped:
+			return ErrClosed
+		}
 	}
+	if c.err != nil {
+		return c.err
+	}
+	futures, sent := c.futures, c.sent
 	timer := time.NewTimer(p.ackTimeout)
 	defer timer.Stop()
 	for i, f := range futures {
@@ -99,6 +174,9 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 		case <-ctx.Done():
 			return fmt.Errorf("publish to %s: %w", topic, ctx.Err())
 		}
+		// The server has answered: nats.go no longer needs the message
+		// (it keeps it only to publish it again before the answer).
+		releaseHeader(sent[i].Header)
 	}
 	return nil
 }
@@ -112,22 +190,48 @@ func (p *Publisher) Stats() (published, duplicates uint64) {
 // Close marks the publisher closed. The NATS connection belongs to the caller.
 func (p *Publisher) Close() error {
 	p.closed.Store(true)
+	p.stopOnce.Do(func() {
+		close(p.stop)
+		p.startOnce.Do(func() { close(p.stopped) }) // no writer was started
+		<-p.stopped
+	})
 	return nil
 }
 
+// headerPool recycles the header maps of published messages. Every message
+// carries some fifteen headers, and allocating a map that size cost more
+// than encoding it (9% of the transformer's CPU, measured); a map is reused
+// only after the server has answered for its message.
+var headerPool = sync.Pool{New: func() any { return make(nats.Header, 24) }}
+
+func releaseHeader(h nats.Header) {
+	if len(h) > 32 {
+		return // an unusually large map: let it go
+	}
+	clear(h)
+	headerPool.Put(h)
+}
+
 func toNATS(subject string, m *message.Message) *nats.Msg {
-	h := make(nats.Header, len(m.Metadata)+2)
+	h := headerPool.Get().(nats.Header)
+	// One backing array for every header's single value instead of one
+	// slice each.
+	vals := make([]string, 0, len(m.Metadata)+2)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	for k, v := range m.Metadata {
 		if isLocalMeta(k) {
 			continue
 		}
-		h[k] = []string{v}
+		set(k, v)
 	}
 	if _, ok := h[calendarevent.HeaderMsgID]; !ok && m.UUID != "" {
-		h[calendarevent.HeaderMsgID] = []string{m.UUID}
+		set(calendarevent.HeaderMsgID, m.UUID)
 	}
 	if _, ok := h[calendarevent.HeaderCEID]; !ok && m.UUID != "" {
-		h[calendarevent.HeaderCEID] = []string{m.UUID}
+		set(calendarevent.HeaderCEID, m.UUID)
 	}
 	return &nats.Msg{Subject: subject, Header: h, Data: m.Payload}
 }
