@@ -35,7 +35,10 @@ type ExtractionRun struct {
 	// sampled every 10 ms from the start of the backfill to its end, over
 	// the limit.
 	Utilization float64 `json:"concurrency_utilization"`
-	Rejected    int64   `json:"concurrency_rejected"`
+	// InFlightShare[k] is the share of samples with k requests in flight
+	// (the last entry: the limit or more).
+	InFlightShare []float64 `json:"in_flight_share"`
+	Rejected      int64     `json:"concurrency_rejected"`
 }
 
 func (b *runner) extraction(ctx context.Context) error {
@@ -45,8 +48,8 @@ func (b *runner) extraction(ctx context.Context) error {
 			return fmt.Errorf("attendees %s: %w", mode, err)
 		}
 		b.res.Extraction = append(b.res.Extraction, r)
-		b.logf("extraction (attendees %s): %d records, %d requests = %.3f per 1000, %.0f records/s, utilisation %.0f%% (peak %d of %d, %d refused), by endpoint %v",
-			mode, r.Records, r.Requests, r.RequestsPer1000, r.RecordsPerSec, r.Utilization*100, r.PeakConcurrency, r.ConcurrencyLimit, r.Rejected, r.ByEndpoint)
+		b.logf("extraction (attendees %s): %d records, %d requests = %.3f per 1000, %.0f records/s, utilisation %.0f%% (peak %d of %d, %d refused; share of time with 0..%d in flight %v), by endpoint %v",
+			mode, r.Records, r.Requests, r.RequestsPer1000, r.RecordsPerSec, r.Utilization*100, r.PeakConcurrency, r.ConcurrencyLimit, r.Rejected, r.ConcurrencyLimit, r.InFlightShare, r.ByEndpoint)
 	}
 	return nil
 }
@@ -116,6 +119,7 @@ func (b *runner) extractionRun(ctx context.Context, attendees string) (Extractio
 		wg       sync.WaitGroup
 		inflight float64
 		samples  int
+		byLevel  = make([]int, b.cfg.ExtractionConcurrency+1)
 	)
 	sctx, stopSampling := context.WithCancel(ctx)
 	wg.Go(func() {
@@ -127,8 +131,10 @@ func (b *runner) extractionRun(ctx context.Context, attendees string) (Extractio
 				return
 			case <-t.C:
 			}
-			inflight += float64(sb.Counters().InFlight)
+			n := sb.Counters().InFlight
+			inflight += float64(n)
 			samples++
+			byLevel[min(max(int(n), 0), len(byLevel)-1)]++
 		}
 	})
 	began := time.Now()
@@ -161,6 +167,9 @@ func (b *runner) extractionRun(ctx context.Context, attendees string) (Extractio
 	r.RequestsPer1000 = round(float64(r.Requests)*1000/float64(max(r.Records, 1)), 3)
 	if samples > 0 {
 		r.Utilization = round(inflight/float64(samples)/float64(b.cfg.ExtractionConcurrency), 3)
+		for _, c := range byLevel {
+			r.InFlightShare = append(r.InFlightShare, round(float64(c)/float64(samples), 3))
+		}
 	}
 	return r, nil
 }
