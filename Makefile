@@ -28,6 +28,8 @@ run-once:
 ## test: every test tier that runs without Docker, with the race detector
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@# Memory bounds are measured without the race detector's shadow memory.
+	$(GO) test -count=1 -run '^TestMemoryBounded$$' ./pkg/sink/sqlite/
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

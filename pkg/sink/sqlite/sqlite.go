@@ -2,17 +2,28 @@
 //
 // The database runs in WAL mode with synchronous=NORMAL (configurable: with
 // NORMAL a committed transaction survives a process crash but may be lost on
-// power failure; FULL closes that window at some cost), foreign keys on and a
-// busy timeout. The sink uses one connection, so one process writes one batch
-// at a time; other processes (loader replicas on the same file) wait for the
-// database write lock, which every write transaction takes up front
-// (BEGIN IMMEDIATE). The version guard is in the statements themselves.
+// power failure; FULL closes that window at some cost) and a busy timeout.
+// The sink uses one connection, so one process writes one batch at a time;
+// other processes (loader replicas on the same file) wait for the database
+// write lock, which every write transaction takes up front (BEGIN
+// IMMEDIATE). Holding it, a Write reads what the database has for its keys
+// and applies the version guard itself (see applyLive). The connection does
+// not enforce foreign keys or CHECK constraints: sqlrow rejects every value a
+// CHECK constraint would, and the sink deletes an event's attendee rows with
+// it (the schema's ON DELETE CASCADE).
+//
+// A Write that is the only one in progress prepares its batch (validation,
+// encoding, bind values) in parts on another goroutine while the connection
+// writes the parts before (see partRows).
 //
 // Tables: calendar_events, calendar_event_attendees and
 // calendar_event_tombstones, created by the numbered migrations in
 // migrations/ (applied at Open, recorded in schema_migrations). Instants are
 // RFC 3339 UTC text of fixed width, 2006-01-02T15:04:05.000000000Z, so they
-// sort as text.
+// sort as text. calendar_events.attendees_digest is the sink's bookkeeping:
+// which attendee set the event's attendee rows hold, so that a newer version
+// with the same attendees leaves them alone (the rows are the sink's: edit
+// them and an update may keep the edit).
 package sqlite
 
 import (
@@ -28,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -78,6 +90,9 @@ type Sink struct {
 	// them through Tx.StmtContext.
 	stmts map[stmtKey]*sql.Stmt
 
+	// writes counts the Writes in progress (see partRows).
+	writes atomic.Int32
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -123,14 +138,18 @@ func Open(ctx context.Context, path string, opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("sqlite sink: synchronous %q: want NORMAL, FULL or EXTRA", opts.Synchronous)
 	}
 
-	// 32 KiB pages and a 64 MiB cache: a batch of a thousand ~3 KB events
-	// then costs a few hundred WAL frames instead of thousands, and no cache
-	// spill mid-transaction. journal_mode is set after page_size (the
-	// _journal_mode key runs after the _pragma list) so that a new file gets
-	// the larger pages.
+	// 32 KiB pages and a 32 MiB cache (1024 pages): a batch of a thousand
+	// ~3 KB events then costs a few hundred WAL frames instead of thousands,
+	// and no cache spill mid-transaction. journal_mode is set after
+	// page_size (the _journal_mode key runs after the _pragma list) so that
+	// a new file gets the larger pages. The cache is a page count, not a
+	// negative size in KiB: SQLite turns a size into pages at once, and a
+	// new file still has 4 KiB pages then, so "64 MiB" became 16,384 pages
+	// of 32 KiB each, 512 MiB, and the loader's memory grew with the data
+	// (TestMemoryBounded).
 	dsn := path + "?_txlock=immediate" +
 		"&_pragma=busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")" +
-		"&_pragma=foreign_keys(0)&_pragma=ignore_check_constraints(1)&_pragma=page_size(32768)&_pragma=cache_size(-65536)" +
+		"&_pragma=foreign_keys(0)&_pragma=ignore_check_constraints(1)&_pragma=page_size(32768)&_pragma=cache_size(1024)" +
 		"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(2000)&_pragma=journal_size_limit(67108864)" +
 		"&_journal_mode=WAL&_synchronous=" + strings.ToUpper(opts.Synchronous)
 	// Create the file private (events carry personal data); SQLite gives its
@@ -288,20 +307,18 @@ func (s *Sink) WriteEncoded(ctx context.Context, events []*calendarevent.Event, 
 	if len(events) == 0 {
 		return nil
 	}
-	rows, err := sqlrow.PrepareEncoded(events, encoded)
+	if encoded != nil && len(encoded) != len(events) {
+		return fmt.Errorf("sqlite write: %d encodings for %d events", len(encoded), len(events))
+	}
+	order, err := sqlrow.Plan(events)
 	if err != nil {
 		return fmt.Errorf("sqlite write: %w", err)
 	}
 	loadedAt := time.Now().UTC().Format(TimeFormat)
-
-	var live, tombs []*sqlrow.Row
-	for i := range rows {
-		if rows[i].Deleted {
-			tombs = append(tombs, &rows[i])
-		} else {
-			live = append(live, &rows[i])
-		}
-	}
+	alone := s.writes.Add(1) == 1
+	defer s.writes.Add(-1)
+	parts := prepareParts(events, encoded, order, loadedAt, alone)
+	defer parts.stop()
 
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -312,25 +329,39 @@ func (s *Sink) WriteEncoded(ctx context.Context, events []*calendarevent.Event, 
 			_ = tx.Rollback()
 		}
 	}()
-
-	if len(tombs) > 0 {
-		if s.deletes == core.DeleteRow {
-			if err := s.deleteRows(ctx, tx, tombs, loadedAt); err != nil {
-				return fmt.Errorf("sqlite write: %w", classify(err))
-			}
-		} else if _, err := s.upsert(ctx, tx, kindMark, tombs, loadedAt); err != nil {
-			return fmt.Errorf("sqlite write: mark deleted: %w", classify(err))
-		}
-	}
-	changed, err := s.applyLive(ctx, tx, live, loadedAt)
+	found, err := s.lookup(ctx, tx, events, order)
 	if err != nil {
-		return fmt.Errorf("sqlite write: upsert events: %w", classify(err))
+		return fmt.Errorf("sqlite write: %w", classify(err))
 	}
-	if err := s.replaceAttendees(ctx, tx, live, changed); err != nil {
-		return fmt.Errorf("sqlite write: attendees: %w", classify(err))
+	for p := parts.next(); p != nil; p = parts.next() {
+		if p.err != nil {
+			return fmt.Errorf("sqlite write: %w", p.err)
+		}
+		if err := s.writePart(ctx, tx, p, found, loadedAt); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite write: commit: %w", classify(err))
+	}
+	return nil
+}
+
+// writePart writes one part of a batch. Parts hold disjoint keys (a batch
+// keeps one row per key), so writing them one after the other is writing
+// the batch.
+func (s *Sink) writePart(ctx context.Context, tx *sql.Tx, p *part, found []stored, loadedAt string) error {
+	if len(p.tombs) > 0 {
+		if s.deletes == core.DeleteRow {
+			if err := s.deleteRows(ctx, tx, p.tombs, loadedAt); err != nil {
+				return fmt.Errorf("sqlite write: %w", classify(err))
+			}
+		} else if _, err := s.upsert(ctx, tx, kindMark, p.tombs, loadedAt); err != nil {
+			return fmt.Errorf("sqlite write: mark deleted: %w", classify(err))
+		}
+	}
+	if err := s.applyLive(ctx, tx, p.live, found); err != nil {
+		return fmt.Errorf("sqlite write: live events: %w", classify(err))
 	}
 	return nil
 }
@@ -378,91 +409,6 @@ func (s *Sink) deleteRows(ctx context.Context, tx *sql.Tx, tombs []*sqlrow.Row, 
 	return nil
 }
 
-// applyLive writes live rows and returns the keys it wrote, as the guarded
-// upsert would: it reads the versions the batch's keys have (rows and
-// tombstones) — the transaction holds the write lock, so they cannot change
-// — then inserts the new keys directly and applies the rest through the
-// staging table to the rows they are newer than. None of these statements
-// needs SQLite's statement journal (see stageUpdateSQL).
-func (s *Sink) applyLive(ctx context.Context, tx *sql.Tx, rows []*sqlrow.Row, loadedAt string) (map[sqlrow.Key]bool, error) {
-	changed := make(map[sqlrow.Key]bool, len(rows))
-	if len(rows) == 0 {
-		return changed, nil
-	}
-	existing, err := s.versions(ctx, tx, kindExisting, rows)
-	if err != nil {
-		return nil, fmt.Errorf("read versions: %w", err)
-	}
-	tombs, err := s.versions(ctx, tx, kindTombstoned, rows)
-	if err != nil {
-		return nil, fmt.Errorf("read tombstones: %w", err)
-	}
-	var fresh, newer []*sqlrow.Row
-	for _, r := range rows {
-		k := sqlrow.Key{Account: r.Account, ID: r.ID}
-		v := version{r.LastModifiedAt.Format(TimeFormat), r.RawSequence}
-		if t, ok := tombs[k]; ok && !v.after(t) {
-			continue // a tombstone at least as new: blocked
-		}
-		switch e, ok := existing[k]; {
-		case !ok:
-			fresh = append(fresh, r)
-		case v.after(e):
-			newer = append(newer, r)
-		}
-	}
-	args := make([]any, 0, maxStageRows*len(eventColumns))
-	for start := 0; start < len(fresh); {
-		n := chunk(len(fresh)-start, maxStageRows)
-		st, err := s.stmt(ctx, tx, kindInsertNew, n)
-		if err != nil {
-			return nil, err
-		}
-		args = args[:0]
-		for _, r := range fresh[start : start+n] {
-			args = appendEventArgs(args, r, loadedAt)
-			changed[sqlrow.Key{Account: r.Account, ID: r.ID}] = true
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return nil, fmt.Errorf("insert rows: %w", err)
-		}
-		start += n
-	}
-	if len(newer) == 0 {
-		return changed, nil
-	}
-	clear, err := s.stmt(ctx, tx, kindStageClear, 1)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := clear.ExecContext(ctx); err != nil {
-		return nil, fmt.Errorf("clear staging table: %w", err)
-	}
-	for start := 0; start < len(newer); {
-		n := chunk(len(newer)-start, maxStageRows)
-		st, err := s.stmt(ctx, tx, kindStage, n)
-		if err != nil {
-			return nil, err
-		}
-		args = args[:0]
-		for _, r := range newer[start : start+n] {
-			args = appendEventArgs(args, r, loadedAt)
-		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return nil, fmt.Errorf("stage rows: %w", err)
-		}
-		start += n
-	}
-	st, err := s.stmt(ctx, tx, kindStageUpdate, 1)
-	if err != nil {
-		return nil, err
-	}
-	if err := collectKeys(ctx, st, changed); err != nil {
-		return nil, fmt.Errorf("update rows: %w", err)
-	}
-	return changed, nil
-}
-
 // version is a row's (last_modified_at, raw_sequence) as stored.
 type version struct {
 	lastModified string // TimeFormat: text order is time order
@@ -474,65 +420,6 @@ func (v version) after(o version) bool {
 		return v.lastModified > o.lastModified
 	}
 	return v.rawSequence > o.rawSequence
-}
-
-// versions runs the key lookup kind (kindExisting or kindTombstoned) for the
-// keys of rows and returns the versions found.
-func (s *Sink) versions(ctx context.Context, tx *sql.Tx, kind stmtKind, rows []*sqlrow.Row) (map[sqlrow.Key]version, error) {
-	out := map[sqlrow.Key]version{}
-	args := make([]any, 0, 2*maxKeyRows)
-	for start := 0; start < len(rows); {
-		n := chunk(len(rows)-start, maxKeyRows)
-		st, err := s.stmt(ctx, tx, kind, n)
-		if err != nil {
-			return nil, err
-		}
-		args = args[:0]
-		for _, r := range rows[start : start+n] {
-			args = append(args, r.Account, r.ID)
-		}
-		res, err := st.QueryContext(ctx, args...)
-		if err != nil {
-			return nil, err
-		}
-		for res.Next() {
-			var k sqlrow.Key
-			var v version
-			if err := res.Scan(&k.Account, &k.ID, &v.lastModified, &v.rawSequence); err != nil {
-				_ = res.Close()
-				return nil, err
-			}
-			out[k] = v
-		}
-		if err := res.Close(); err != nil {
-			return nil, err
-		}
-		if err := res.Err(); err != nil {
-			return nil, err
-		}
-		start += n
-	}
-	return out, nil
-}
-
-// collectKeys runs st, which returns (account, id) rows, adding them to keys.
-func collectKeys(ctx context.Context, st *sql.Stmt, keys map[sqlrow.Key]bool) error {
-	res, err := st.QueryContext(ctx)
-	if err != nil {
-		return err
-	}
-	for res.Next() {
-		var k sqlrow.Key
-		if err := res.Scan(&k.Account, &k.ID); err != nil {
-			_ = res.Close()
-			return err
-		}
-		keys[k] = true
-	}
-	if err := res.Close(); err != nil {
-		return err
-	}
-	return res.Err()
 }
 
 // upsert inserts or (guarded) updates rows and returns the keys it changed.
@@ -572,34 +459,10 @@ func (s *Sink) upsert(ctx context.Context, tx *sql.Tx, kind stmtKind, rows []*sq
 	return changed, nil
 }
 
-// replaceAttendees replaces the attendee rows of every changed event whose
-// attendee list is known.
-func (s *Sink) replaceAttendees(ctx context.Context, tx *sql.Tx, live []*sqlrow.Row, changed map[sqlrow.Key]bool) error {
-	var keys, rows []any
-	nKeys, nRows := 0, 0
-	for _, r := range live {
-		if r.Attendees == nil || !changed[sqlrow.Key{Account: r.Account, ID: r.ID}] {
-			continue
-		}
-		keys = append(keys, r.Account, r.ID)
-		nKeys++
-		for _, a := range r.Attendees {
-			rows = append(rows, r.Account, r.ID, a.EntityID, text(a.EntityName), text(a.EntityType), text(a.Attendance), text(a.Response))
-			nRows++
-		}
-	}
-	if err := s.execChunked(ctx, tx, kindAttendeeDelete, maxKeyRows, 2, nKeys, keys); err != nil {
-		return fmt.Errorf("delete attendees: %w", err)
-	}
-	if err := s.execChunked(ctx, tx, kindAttendee, maxAttendeeRows, attendeeColumns, nRows, rows); err != nil {
-		return fmt.Errorf("insert attendees: %w", err)
-	}
-	return nil
-}
-
-// execChunked runs the multi-row statement kind over n rows of width
+// execChunked runs the multi-row statement kind over args, rows of width
 // arguments each, in power-of-two chunks of at most limit rows.
-func (s *Sink) execChunked(ctx context.Context, tx *sql.Tx, kind stmtKind, limit, width, n int, args []any) error {
+func (s *Sink) execChunked(ctx context.Context, tx *sql.Tx, kind stmtKind, limit, width int, args []any) error {
+	n := len(args) / width
 	for done := 0; done < n; {
 		c := chunk(n-done, limit)
 		st, err := s.stmt(ctx, tx, kind, c)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/nsflow/nsflow/pkg/sink/internal/sqlrow"
 )
@@ -22,45 +24,79 @@ var eventColumns = []string{
 	"extracted_at", "loaded_at", "event_json",
 }
 
+// eventLastModified is the position of last_modified_at in eventColumns.
+var eventLastModified = slices.Index(eventColumns, "last_modified_at")
+
 // markColumns are the columns a tombstone updates in MarkDeleted mode: the
 // rest of the row keeps the last live version.
 var markColumns = []string{"deleted", "deleted_at", "last_modified_at", "raw_sequence", "extracted_at", "loaded_at"}
 
-const attendeeColumns = 7
+// skippableColumns are the indexed columns besides the key and
+// last_modified_at. Versions of an event rarely change them, and SQLite
+// rewrites the index entry of every column an UPDATE sets, changed or not,
+// so an update leaves them out when they are unchanged.
+var skippableColumns = []string{"start_at", "organizer_id", "company_id"}
 
-// Rows per multi-row statement. Statements exist for every power of two up to
-// these, so any batch is a few prepared statements. maxStageRows keeps a
-// staging insert under SQLite's 32,766 bound parameters.
+// liveColumns are the calendar_events columns a live row binds, in bind
+// order: skippableColumns, the other non-key columns, attendees_digest, and
+// the key last, so that an UPDATE ... SET ... WHERE account = ? AND id = ?
+// binds a suffix of the row's values.
+var liveColumns, liveFromEvent = func() ([]string, []int) {
+	cols := slices.Clone(skippableColumns)
+	for _, c := range eventColumns[2:] {
+		if !slices.Contains(skippableColumns, c) {
+			cols = append(cols, c)
+		}
+	}
+	cols = append(cols, "attendees_digest", "account", "id")
+	from := make([]int, len(cols))
+	for i, c := range cols {
+		from[i] = slices.Index(eventColumns, c) // -1 for attendees_digest
+	}
+	return cols, from
+}()
+
+// Positions in liveColumns, and its length.
 const (
-	maxEventRows    = 128
-	maxStageRows    = 512
-	maxTombRows     = 64
-	maxKeyRows      = 256
-	maxAttendeeRows = 512
+	liveStartAt   = 0
+	liveOrganizer = 1
+	liveCompany   = 2
 )
 
-// stageTable is the connection's temporary table a batch of live events is
-// staged in before it is applied to calendar_events in two set statements.
-const stageTable = "temp.nsflow_stage"
+var (
+	liveWidth  = len(liveColumns)
+	liveDigest = liveWidth - 3
+)
 
-// stageTableSQL creates it (columns as eventColumns, no types or
-// constraints: values keep the types they are bound with).
-var stageTableSQL = "CREATE TEMP TABLE IF NOT EXISTS nsflow_stage (" + strings.Join(eventColumns, ", ") + ")"
+const attendeeColumns = 7
+
+// maxVariables is SQLite's limit on bound parameters per statement
+// (SQLITE_MAX_VARIABLE_NUMBER, 32,766 since 3.32).
+const maxVariables = 32766
+
+// Rows per multi-row statement. Statements exist for every power of two up to
+// these, so any batch is a few prepared statements; each stays within
+// maxVariables (TestStatementsWithinVariableLimit).
+const (
+	maxInsertRows   = partRows // × 43 live columns = 11,008 parameters
+	maxEventRows    = 128      // MarkDeleted tombstones
+	maxTombRows     = 64
+	maxKeyRows      = 256 // × 3 (position, account, id)
+	maxAttendeeRows = 4096
+)
 
 type stmtKind int
 
 const (
-	kindLive stmtKind = iota
-	kindMark
+	kindMark stmtKind = iota
 	kindTomb
 	kindDeleteOlder
 	kindAttendee
 	kindAttendeeDelete
 	kindAttendeeDeleteOne
-	kindStage
-	kindStageClear
-	kindStageUpdate
 	kindInsertNew
+	kindUpdate
+	kindUpdateLight
 	kindExisting
 	kindTombstoned
 )
@@ -80,79 +116,53 @@ func chunk(n, limit int) int {
 	return c
 }
 
-func prepareAll(ctx context.Context, db *sql.DB) (map[stmtKey]*sql.Stmt, error) {
-	if _, err := db.ExecContext(ctx, stageTableSQL); err != nil {
-		return nil, fmt.Errorf("create staging table: %w", err)
-	}
-	out := map[stmtKey]*sql.Stmt{}
-	add := func(k stmtKey, q string) error {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("prepare %v: %w", k, err)
-		}
-		out[k] = st
-		return nil
-	}
+// statement is one statement prepareAll prepares.
+type statement struct {
+	key stmtKey
+	sql string
+}
+
+// statements lists every statement the sink prepares.
+func statements() []statement {
+	var out []statement
+	add := func(kind stmtKind, rows int, q string) { out = append(out, statement{stmtKey{kind, rows}, q}) }
 	for n := 1; n <= maxEventRows; n *= 2 {
-		if err := add(stmtKey{kindLive, n}, upsertSQL(n, eventColumns[2:], ">=")); err != nil {
-			return nil, err
-		}
-		if err := add(stmtKey{kindMark, n}, upsertSQL(n, markColumns, ">")); err != nil {
-			return nil, err
-		}
+		add(kindMark, n, upsertSQL(n, markColumns, ">"))
 	}
 	for n := 1; n <= maxTombRows; n *= 2 {
-		if err := add(stmtKey{kindTomb, n}, tombSQL(n)); err != nil {
-			return nil, err
-		}
+		add(kindTomb, n, tombSQL(n))
 	}
-	for n := 1; n <= maxStageRows; n *= 2 {
-		if err := add(stmtKey{kindStage, n}, "INSERT INTO "+stageTable+" ("+strings.Join(eventColumns, ", ")+") VALUES "+
-			placeholders(n, len(eventColumns))); err != nil {
-			return nil, err
-		}
+	for n := 1; n <= maxInsertRows; n *= 2 {
+		add(kindInsertNew, n, "INSERT OR FAIL INTO calendar_events ("+strings.Join(liveColumns, ", ")+") VALUES "+placeholders(n, liveWidth))
 	}
-	if err := add(stmtKey{kindStageClear, 1}, "DELETE FROM "+stageTable); err != nil {
-		return nil, err
-	}
-	if err := add(stmtKey{kindStageUpdate, 1}, stageUpdateSQL()); err != nil {
-		return nil, err
-	}
-	for n := 1; n <= maxStageRows; n *= 2 {
-		if err := add(stmtKey{kindInsertNew, n}, "INSERT OR FAIL INTO calendar_events ("+strings.Join(eventColumns, ", ")+") VALUES "+
-			placeholders(n, len(eventColumns))); err != nil {
-			return nil, err
-		}
-	}
+	add(kindUpdate, 1, updateSQL(liveColumns[:liveWidth-2]))
+	add(kindUpdateLight, 1, updateSQL(liveColumns[len(skippableColumns):liveWidth-2]))
 	for n := 1; n <= maxKeyRows; n *= 2 {
-		if err := add(stmtKey{kindExisting, n}, `SELECT e.account, e.id, e.last_modified_at, e.raw_sequence
-			FROM (VALUES `+placeholders(n, 2)+`) AS v JOIN calendar_events e ON e.account = v.column1 AND e.id = v.column2`); err != nil {
-			return nil, err
-		}
-		if err := add(stmtKey{kindTombstoned, n}, `SELECT t.account, t.id, t.deleted_at, t.raw_sequence
-			FROM (VALUES `+placeholders(n, 2)+`) AS v JOIN calendar_event_tombstones t ON t.account = v.column1 AND t.id = v.column2`); err != nil {
-			return nil, err
-		}
+		add(kindExisting, n, existingSQL(n))
+		add(kindTombstoned, n, `SELECT v.column1, t.deleted_at, t.raw_sequence
+FROM (VALUES `+placeholders(n, 3)+`) AS v JOIN calendar_event_tombstones t ON t.account = v.column2 AND t.id = v.column3`)
+		add(kindAttendeeDelete, n, `DELETE FROM calendar_event_attendees WHERE (account, event_id) IN (VALUES `+placeholders(n, 2)+`)`)
 	}
 	for n := 1; n <= maxAttendeeRows; n *= 2 {
-		if err := add(stmtKey{kindAttendee, n}, `INSERT OR FAIL INTO calendar_event_attendees
-			(account, event_id, entity_id, entity_name, entity_type, attendance, response) VALUES `+
-			placeholders(n, attendeeColumns)); err != nil {
-			return nil, err
+		add(kindAttendee, n, `INSERT OR FAIL INTO calendar_event_attendees
+(account, event_id, entity_id, entity_name, entity_type, attendance, response) VALUES `+placeholders(n, attendeeColumns))
+	}
+	add(kindAttendeeDeleteOne, 1, `DELETE FROM calendar_event_attendees WHERE account = ? AND event_id = ?`)
+	add(kindDeleteOlder, 1, `DELETE FROM calendar_events WHERE account = ? AND id = ? AND (last_modified_at, raw_sequence) <= (?, ?)`)
+	return out
+}
+
+func prepareAll(ctx context.Context, db *sql.DB) (map[stmtKey]*sql.Stmt, error) {
+	out := map[stmtKey]*sql.Stmt{}
+	for _, st := range statements() {
+		p, err := db.PrepareContext(ctx, st.sql)
+		if err != nil {
+			for _, p := range out {
+				_ = p.Close()
+			}
+			return nil, fmt.Errorf("prepare %v: %w", st.key, err)
 		}
-	}
-	if err := add(stmtKey{kindAttendeeDeleteOne, 1}, `DELETE FROM calendar_event_attendees WHERE account = ? AND event_id = ?`); err != nil {
-		return nil, err
-	}
-	if err := add(stmtKey{kindDeleteOlder, 1}, `DELETE FROM calendar_events
-		WHERE account = ? AND id = ? AND (last_modified_at, raw_sequence) <= (?, ?)`); err != nil {
-		return nil, err
-	}
-	for n := 1; n <= maxKeyRows; n *= 2 {
-		if err := add(stmtKey{kindAttendeeDelete, n}, `DELETE FROM calendar_event_attendees
-			WHERE (account, event_id) IN (VALUES `+placeholders(n, 2)+`)`); err != nil {
-			return nil, err
-		}
+		out[st.key] = p
 	}
 	return out, nil
 }
@@ -189,30 +199,21 @@ func upsertSQL(rows int, set []string, blockOp string) string {
 	return b.String()
 }
 
-// tombGuard is true for a staged row (v) no tombstone blocks: one at least
-// as new as the row.
-const tombGuard = `NOT EXISTS (SELECT 1 FROM calendar_event_tombstones t WHERE t.account = v.account AND t.id = v.id
-  AND (t.deleted_at, t.raw_sequence) >= (v.last_modified_at, v.raw_sequence))`
+// existingSQL looks up rows keys (position in the batch, account, id): the
+// row's version, attendees digest and skippableColumns, or, for a key with
+// no row but attendee rows, a row of NULLs.
+func existingSQL(rows int) string {
+	return `SELECT v.column1, e.last_modified_at, e.raw_sequence, e.attendees_digest, e.start_at, e.organizer_id, e.company_id
+FROM (VALUES ` + placeholders(rows, 3) + `) AS v
+LEFT JOIN calendar_events e ON e.account = v.column2 AND e.id = v.column3
+WHERE e.account IS NOT NULL
+   OR EXISTS (SELECT 1 FROM calendar_event_attendees a WHERE a.account = v.column2 AND a.event_id = v.column3)`
+}
 
-// stageUpdateSQL applies the staged rows to the rows they are newer than
-// (unless a tombstone at least as new exists); RETURNING lists the rows
-// written. It is UPDATE OR FAIL, not part of an upsert: an upsert's DO
-// UPDATE checks constraints with ABORT, which makes SQLite keep a statement
-// journal — a copy of every page the statement changes — and that copy was
-// the largest cost of a write (see Open for the other conditions).
-func stageUpdateSQL() string {
-	var b strings.Builder
-	b.WriteString("UPDATE OR FAIL calendar_events SET ")
-	for i, c := range eventColumns[2:] {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(c + " = v." + c)
-	}
-	b.WriteString("\nFROM " + stageTable + " AS v\nWHERE calendar_events.account = v.account AND calendar_events.id = v.id\n")
-	b.WriteString("  AND (v.last_modified_at, v.raw_sequence) > (calendar_events.last_modified_at, calendar_events.raw_sequence)\n")
-	b.WriteString("  AND " + tombGuard + "\nRETURNING account, id")
-	return b.String()
+// updateSQL updates set (then binds account and id) of one row. It has no
+// version guard: applyLive has read the version under the write lock.
+func updateSQL(set []string) string {
+	return "UPDATE OR FAIL calendar_events SET " + strings.Join(set, " = ?, ") + " = ? WHERE account = ? AND id = ?"
 }
 
 func tombSQL(rows int) string {
@@ -236,7 +237,7 @@ func appendEventArgs(args []any, r *sqlrow.Row, loadedAt string) []any {
 		instant(r.StartAt), instant(r.EndAt), boolean(r.AllDay), boolean(r.Timed),
 		text(r.LocalDate), text(r.LocalStartTime), text(r.LocalEndTime), text(r.TimeZone),
 		jsonText(r.CustomFields), jsonText(r.Extra), boolean(r.Deleted), instant(r.DeletedAt), instant(r.CreatedAt),
-		r.LastModifiedAt.Format(TimeFormat), r.RawSequence, instant(r.ExtractedAt), loadedAt, string(r.EventJSON),
+		r.LastModifiedAt.Format(TimeFormat), r.RawSequence, instant(r.ExtractedAt), loadedAt, borrowText(r.EventJSON),
 	)
 }
 
@@ -274,5 +275,11 @@ func jsonText(b []byte) any {
 	if b == nil {
 		return nil
 	}
-	return string(b)
+	return borrowText(b)
 }
+
+// borrowText returns b as a string without copying it: the bound value only
+// lives for the statement, the driver copies it into SQLite's memory when it
+// binds it, and neither the Row's encodings nor the caller's (see
+// sink.EncodedWriter) change during a Write.
+func borrowText(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

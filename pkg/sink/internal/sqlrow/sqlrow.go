@@ -79,43 +79,28 @@ func Prepare(events []*calendarevent.Event) ([]Row, error) { return PrepareEncod
 // out-of-range values); it is marked permanent. encoded, when not nil, holds
 // each event's canonical JSON as received (nil entries are encoded here):
 // it becomes EventJSON as is, which spares encoding every event again.
+//
+// It is Plan followed by Flatten of every planned event, spread over the
+// available cores; a sink that wants to overlap flattening with its writes
+// calls those two itself.
 func PrepareEncoded(events []*calendarevent.Event, encoded [][]byte) ([]Row, error) {
 	if encoded != nil && len(encoded) != len(events) {
 		return nil, fmt.Errorf("prepare rows: %d encodings for %d events", len(encoded), len(events))
 	}
-	type key struct{ account, id string }
-	best := make(map[key]int, len(events))
-	order := make([]int, 0, len(events))
-	for i, e := range events {
-		if e == nil {
-			return nil, core.Permanent(fmt.Errorf("event %d is nil", i))
-		}
-		k := key{e.Account, e.ID}
-		j, seen := best[k]
-		if !seen {
-			best[k] = i
-			order = append(order, i)
-			continue
-		}
-		if old := events[j]; e.Newer(old.LastModifiedAt, old.Provenance.RawSequence) {
-			best[k] = i
-		}
+	order, err := Plan(events)
+	if err != nil {
+		return nil, err
 	}
-	// Sort first (cheap, on indexes) so the rows come out in key order.
-	slices.SortFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(events[a].Account, events[b].Account), cmp.Compare(events[a].ID, events[b].ID))
-	})
 	rows := make([]Row, len(order))
 	errs := make([]error, len(order))
 	flattenAll := func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			first := order[k]
-			i := best[key{events[first].Account, events[first].ID}]
+			i := order[k]
 			var enc []byte
 			if encoded != nil {
 				enc = encoded[i]
 			}
-			rows[k], errs[k] = flatten(i, events[i], enc)
+			rows[k], errs[k] = Flatten(i, events[i], enc)
 		}
 	}
 	// Encoding (mostly JSON) is the Go-side cost of a write: spread large
@@ -138,6 +123,43 @@ func PrepareEncoded(events []*calendarevent.Event, encoded [][]byte) ([]Row, err
 	}
 	return rows, nil
 }
+
+// Plan picks the events PrepareEncoded keeps — per (account, id) the newest
+// by Event.Newer, equal versions keeping the first — and returns their
+// indexes in events, sorted by (account, id). A nil event is a permanent
+// error.
+func Plan(events []*calendarevent.Event) ([]int, error) {
+	type key struct{ account, id string }
+	best := make(map[key]int, len(events))
+	order := make([]int, 0, len(events))
+	for i, e := range events {
+		if e == nil {
+			return nil, core.Permanent(fmt.Errorf("event %d is nil", i))
+		}
+		k := key{e.Account, e.ID}
+		j, seen := best[k]
+		if !seen {
+			best[k] = i
+			order = append(order, i)
+			continue
+		}
+		if old := events[j]; e.Newer(old.LastModifiedAt, old.Provenance.RawSequence) {
+			best[k] = i
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(events[a].Account, events[b].Account), cmp.Compare(events[a].ID, events[b].ID))
+	})
+	for k, first := range order {
+		order[k] = best[key{events[first].Account, events[first].ID}]
+	}
+	return order, nil
+}
+
+// Flatten validates and flattens e, events[idx] of a Write batch, into its
+// Row as PrepareEncoded does; js is its canonical JSON, or nil to encode it
+// here. e must not be nil.
+func Flatten(idx int, e *calendarevent.Event, js []byte) (Row, error) { return flatten(idx, e, js) }
 
 // parallelMin is the number of events per extra goroutine in Prepare.
 const parallelMin = 128

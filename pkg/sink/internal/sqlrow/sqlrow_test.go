@@ -68,3 +68,32 @@ func TestPrepareRejectsUnstorable(t *testing.T) {
 		t.Fatalf("custom field decoded as %#v, want json.Number 1.50", e.CustomFields["n"])
 	}
 }
+
+func TestPlanAndFlattenArePrepare(t *testing.T) {
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	in := []*calendarevent.Event{ev("b", t0, 1), ev("a", t0, 2), ev("b", t0.Add(time.Second), 3), ev("c", t0, 4), ev("a", t0, 1)}
+	enc := [][]byte{nil, []byte(`{"x":1}`), nil, nil, nil}
+	want, err := PrepareEncoded(in, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, err := Plan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(order) != "[1 2 3]" {
+		t.Fatalf("Plan = %v, want [1 2 3] (a's first version, b's newer, c)", order)
+	}
+	for k, i := range order {
+		got, err := Flatten(i, in[i], enc[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want[k]) {
+			t.Fatalf("Flatten(%d) = %+v, want PrepareEncoded's %+v", i, got, want[k])
+		}
+	}
+	if _, err := Plan([]*calendarevent.Event{nil}); err == nil || !core.IsPermanent(err) {
+		t.Fatalf("Plan(nil event) = %v, want a permanent error", err)
+	}
+}
