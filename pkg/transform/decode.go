@@ -17,6 +17,12 @@ import (
 // repeated members, keys in another case, values of unexpected types, invalid
 // JSON) goes through calendarevent.Unmarshal. A differential fuzz test holds
 // the two to the same results.
+//
+// One pass reads the input: splitShallow splits the top level, and each
+// nested value is validated as it is read, by strict iterators. The event,
+// its times and the values it points to take two allocations, its strings
+// share the chunks of an arena, and sublists are allocated at their final
+// size.
 func DecodeEvent(b []byte) (*calendarevent.Event, error) {
 	if e, ok := decodeEvent(b); ok {
 		return e, nil
@@ -28,31 +34,30 @@ func DecodeEvent(b []byte) (*calendarevent.Event, error) {
 // encoding/json (which then also produces the error, if any).
 func decodeEvent(b []byte) (e *calendarevent.Event, ok bool) {
 	b = trimValue(b)
-	if !validJSON(b) {
+	if len(b) == 0 || b[0] != '{' {
 		return nil, false
 	}
-	it, isObj := newObjIter(b)
-	if !isObj {
+	var top [36]member // an event has 34 members at most
+	members, end, err := splitShallow(b, 0, 0, top[:0])
+	if err != nil || end != len(b) {
 		return nil, false
 	}
-	d := eventDecoder{dec: newDecoder(b)}
-	e = &calendarevent.Event{}
+	d := eventDecoder{blk: new(decodedEvent)}
+	d.arena.next = len(b)*3/8 + 16 // strings are about a third of an event
+	e = &d.blk.ev
 	var seen uint64
-	for {
-		key, val, more := it.next()
-		if !more {
-			break
-		}
-		f, known := eventFields[string(key)]
+	for i := range members {
+		mb := &members[i]
+		f, known := eventFieldOf(b[mb.k:mb.kEnd])
 		if !known || seen&(1<<f) != 0 {
 			return nil, false
 		}
 		seen |= 1 << f
-		if !d.field(e, f, val) {
+		if !d.field(e, f, b[mb.v:mb.vEnd]) {
 			return nil, false
 		}
 	}
-	if it.err != nil || e.Schema != calendarevent.EventSchema || e.Account == "" || e.ID == "" {
+	if e.Schema != calendarevent.EventSchema || e.Account == "" || e.ID == "" {
 		return nil, false
 	}
 	return e, true
@@ -97,23 +102,129 @@ const (
 	evProvenance
 )
 
-// eventFields maps member names, quotes included, to fields. A key written
-// any other way (escaped, another case) is not found and takes the
-// encoding/json path, which matches names case-insensitively.
-var eventFields = map[string]eventField{
-	`"schema"`: evSchema, `"account"`: evAccount, `"id"`: evID, `"external_id"`: evExternalID,
-	`"deleted"`: evDeleted, `"deleted_at"`: evDeletedAt, `"title"`: evTitle, `"message"`: evMessage,
-	`"location"`: evLocation, `"status"`: evStatus, `"access_level"`: evAccessLevel, `"response"`: evResponse,
-	`"reminder"`: evReminder, `"recurrence"`: evRecurrence, `"organizer"`: evOrganizer, `"owner"`: evOwner,
-	`"company"`: evCompany, `"contact"`: evContact, `"support_case"`: evSupportCase, `"transaction"`: evTransaction,
-	`"related_item"`: evRelatedItem, `"start"`: evStart, `"end"`: evEnd, `"all_day"`: evAllDay, `"timed"`: evTimed,
-	`"local"`: evLocal, `"completed_date"`: evCompletedDate, `"attendees"`: evAttendees, `"resources"`: evResources,
-	`"custom_fields"`: evCustomFields, `"extra"`: evExtra, `"created_at"`: evCreatedAt,
-	`"last_modified_at"`: evLastModifiedAt, `"provenance"`: evProvenance,
+// eventFieldOf returns the field a member name, quotes included, names. A
+// key written any other way (escaped, another case) is not known and takes
+// the encoding/json path, which matches names case-insensitively.
+func eventFieldOf(key []byte) (eventField, bool) {
+	switch string(key) {
+	case `"schema"`:
+		return evSchema, true
+	case `"account"`:
+		return evAccount, true
+	case `"id"`:
+		return evID, true
+	case `"external_id"`:
+		return evExternalID, true
+	case `"deleted"`:
+		return evDeleted, true
+	case `"deleted_at"`:
+		return evDeletedAt, true
+	case `"title"`:
+		return evTitle, true
+	case `"message"`:
+		return evMessage, true
+	case `"location"`:
+		return evLocation, true
+	case `"status"`:
+		return evStatus, true
+	case `"access_level"`:
+		return evAccessLevel, true
+	case `"response"`:
+		return evResponse, true
+	case `"reminder"`:
+		return evReminder, true
+	case `"recurrence"`:
+		return evRecurrence, true
+	case `"organizer"`:
+		return evOrganizer, true
+	case `"owner"`:
+		return evOwner, true
+	case `"company"`:
+		return evCompany, true
+	case `"contact"`:
+		return evContact, true
+	case `"support_case"`:
+		return evSupportCase, true
+	case `"transaction"`:
+		return evTransaction, true
+	case `"related_item"`:
+		return evRelatedItem, true
+	case `"start"`:
+		return evStart, true
+	case `"end"`:
+		return evEnd, true
+	case `"all_day"`:
+		return evAllDay, true
+	case `"timed"`:
+		return evTimed, true
+	case `"local"`:
+		return evLocal, true
+	case `"completed_date"`:
+		return evCompletedDate, true
+	case `"attendees"`:
+		return evAttendees, true
+	case `"resources"`:
+		return evResources, true
+	case `"custom_fields"`:
+		return evCustomFields, true
+	case `"extra"`:
+		return evExtra, true
+	case `"created_at"`:
+		return evCreatedAt, true
+	case `"last_modified_at"`:
+		return evLastModifiedAt, true
+	case `"provenance"`:
+		return evProvenance, true
+	}
+	return 0, false
 }
 
+// strictObjIter and strictArrIter iterate nested values of the event,
+// validating them as splitShallow does: shallowly, because every nested
+// object or array is read by another such iterator (or rejected).
+func strictObjIter(v []byte) (objIter, bool) {
+	it, ok := newObjIter(v)
+	it.strict, it.shallow = true, true
+	return it, ok
+}
+
+// strictArrIter: see strictObjIter.
+func strictArrIter(v []byte) (arrIter, bool) {
+	it, ok := newArrIter(v)
+	it.strict, it.shallow = true, true
+	return it, ok
+}
+
+// decodedEvent holds a decoded event and its times, so that one allocation
+// serves them; eventParts, allocated when first needed (a tombstone needs
+// none), holds the other values an event points to.
+type decodedEvent struct {
+	ev    calendarevent.Event
+	times [4]time.Time // deleted_at, start, end, created_at
+}
+
+type eventParts struct {
+	msg      calendarevent.Message
+	local    calendarevent.Local
+	enums    [4]calendarevent.Enum // status, access_level, response, reminder.type
+	refs     [7]calendarevent.Ref  // organizer ... related_item, in Event order
+	reminder calendarevent.Reminder
+	minutes  int
+}
+
+// eventDecoder holds the state of one decodeEvent.
 type eventDecoder struct {
-	dec decoder
+	arena strArena // the event's strings
+	blk   *decodedEvent
+	parts *eventParts
+}
+
+// part returns the event's eventParts, allocating them on first use.
+func (d *eventDecoder) part() *eventParts {
+	if d.parts == nil {
+		d.parts = new(eventParts)
+	}
+	return d.parts
 }
 
 // field decodes val (a complete, valid JSON value) into field f of e.
@@ -131,7 +242,7 @@ func (d *eventDecoder) field(e *calendarevent.Event, f eventField, val []byte) b
 	case evDeleted:
 		e.Deleted, ok = boolean(val)
 	case evDeletedAt:
-		e.DeletedAt, ok = d.optTime(val)
+		e.DeletedAt, ok = optTime(val, &d.blk.times[0])
 	case evTitle:
 		e.Title, ok = d.str(val)
 	case evMessage:
@@ -139,33 +250,33 @@ func (d *eventDecoder) field(e *calendarevent.Event, f eventField, val []byte) b
 	case evLocation:
 		e.Location, ok = d.str(val)
 	case evStatus:
-		e.Status, ok = d.enum(val)
+		e.Status, ok = d.enum(val, 0)
 	case evAccessLevel:
-		e.AccessLevel, ok = d.enum(val)
+		e.AccessLevel, ok = d.enum(val, 1)
 	case evResponse:
-		e.Response, ok = d.enum(val)
+		e.Response, ok = d.enum(val, 2)
 	case evReminder:
 		e.Reminder, ok = d.reminder(val)
 	case evRecurrence:
 		e.Recurrence, ok = d.str(val)
 	case evOrganizer:
-		e.Organizer, ok = d.optRef(val)
+		e.Organizer, ok = d.optRef(val, 0)
 	case evOwner:
-		e.Owner, ok = d.optRef(val)
+		e.Owner, ok = d.optRef(val, 1)
 	case evCompany:
-		e.Company, ok = d.optRef(val)
+		e.Company, ok = d.optRef(val, 2)
 	case evContact:
-		e.Contact, ok = d.optRef(val)
+		e.Contact, ok = d.optRef(val, 3)
 	case evSupportCase:
-		e.SupportCase, ok = d.optRef(val)
+		e.SupportCase, ok = d.optRef(val, 4)
 	case evTransaction:
-		e.Transaction, ok = d.optRef(val)
+		e.Transaction, ok = d.optRef(val, 5)
 	case evRelatedItem:
-		e.RelatedItem, ok = d.optRef(val)
+		e.RelatedItem, ok = d.optRef(val, 6)
 	case evStart:
-		e.Start, ok = d.optTime(val)
+		e.Start, ok = optTime(val, &d.blk.times[1])
 	case evEnd:
-		e.End, ok = d.optTime(val)
+		e.End, ok = optTime(val, &d.blk.times[2])
 	case evAllDay:
 		e.AllDay, ok = boolean(val)
 	case evTimed:
@@ -181,9 +292,9 @@ func (d *eventDecoder) field(e *calendarevent.Event, f eventField, val []byte) b
 	case evCustomFields:
 		e.CustomFields, ok = d.customFields(val)
 	case evExtra:
-		e.Extra, ok = extra(val)
+		e.Extra, ok = d.extra(val)
 	case evCreatedAt:
-		e.CreatedAt, ok = d.optTime(val)
+		e.CreatedAt, ok = optTime(val, &d.blk.times[3])
 	case evLastModifiedAt:
 		ok = decodeTime(val, &e.LastModifiedAt)
 	case evProvenance:
@@ -200,7 +311,7 @@ func (d *eventDecoder) str(v []byte) (string, bool) {
 	if len(v) == 0 || v[0] != '"' {
 		return "", false
 	}
-	return d.dec.unquote(v), true
+	return d.unquote(v), true
 }
 
 func boolean(v []byte) (bool, bool) {
@@ -221,11 +332,12 @@ func decodeTime(v []byte, t *time.Time) bool {
 	return t.UnmarshalJSON(v) == nil
 }
 
-func (d *eventDecoder) optTime(v []byte) (*time.Time, bool) {
+// optTime decodes an optional time into *t; the result is t, or nil for
+// null.
+func optTime(v []byte, t *time.Time) (*time.Time, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	t := new(time.Time)
 	if !decodeTime(v, t) {
 		return nil, false
 	}
@@ -236,26 +348,26 @@ func (d *eventDecoder) optTime(v []byte) (*time.Time, bool) {
 // is false for a key member does not accept, and a key repeated takes the
 // slow path (encoding/json merges repeated objects).
 func object(v []byte, member func(key, val []byte) (known bool, ok bool)) bool {
-	it, ok := newObjIter(v)
+	it, ok := strictObjIter(v)
 	if !ok {
 		return false
 	}
-	var keys [8]string
+	var keys [8][]byte
 	n := 0
 	for {
 		key, val, more := it.next()
 		if !more {
 			return it.err == nil
 		}
-		for _, k := range keys[:min(n, len(keys))] {
-			if k == string(key) {
-				return false
-			}
-		}
 		if n >= len(keys) {
 			return false
 		}
-		keys[n] = string(key)
+		for _, k := range keys[:n] {
+			if string(k) == string(key) {
+				return false
+			}
+		}
+		keys[n] = key
 		n++
 		known, ok := member(key, val)
 		if !known || !ok {
@@ -268,7 +380,7 @@ func (d *eventDecoder) message(v []byte) (*calendarevent.Message, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	m := &calendarevent.Message{}
+	m := &d.part().msg
 	ok := object(v, func(key, val []byte) (bool, bool) {
 		switch string(key) {
 		case `"html"`:
@@ -285,11 +397,12 @@ func (d *eventDecoder) message(v []byte) (*calendarevent.Message, bool) {
 	return m, ok
 }
 
-func (d *eventDecoder) enum(v []byte) (*calendarevent.Enum, bool) {
+// enum decodes an optional enum into the event's enums[slot].
+func (d *eventDecoder) enum(v []byte, slot int) (*calendarevent.Enum, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	e := &calendarevent.Enum{}
+	e := &d.part().enums[slot]
 	ok := object(v, func(key, val []byte) (bool, bool) {
 		switch string(key) {
 		case `"id"`:
@@ -327,11 +440,12 @@ func (d *eventDecoder) ref(v []byte, r *calendarevent.Ref) bool {
 	})
 }
 
-func (d *eventDecoder) optRef(v []byte) (*calendarevent.Ref, bool) {
+// optRef decodes an optional reference into the event's refs[slot].
+func (d *eventDecoder) optRef(v []byte, slot int) (*calendarevent.Ref, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	r := &calendarevent.Ref{}
+	r := &d.part().refs[slot]
 	return r, d.ref(v, r)
 }
 
@@ -339,15 +453,16 @@ func (d *eventDecoder) refs(v []byte) ([]calendarevent.Ref, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	it, ok := newArrIter(v)
+	it, ok := strictArrIter(v)
 	if !ok {
 		return nil, false
 	}
-	out := []calendarevent.Ref{}
+	var buf [8]calendarevent.Ref
+	out := buf[:0]
 	for {
 		val, more := it.next()
 		if !more {
-			return out, it.err == nil
+			break
 		}
 		var r calendarevent.Ref
 		if !d.ref(val, &r) {
@@ -355,17 +470,22 @@ func (d *eventDecoder) refs(v []byte) ([]calendarevent.Ref, bool) {
 		}
 		out = append(out, r)
 	}
+	if it.err != nil {
+		return nil, false
+	}
+	return append(make([]calendarevent.Ref, 0, len(out)), out...), true
 }
 
 func (d *eventDecoder) reminder(v []byte) (*calendarevent.Reminder, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	r := &calendarevent.Reminder{}
+	p := d.part()
+	r := &p.reminder
 	ok := object(v, func(key, val []byte) (bool, bool) {
 		switch string(key) {
 		case `"type"`:
-			e, ok := d.enum(val)
+			e, ok := d.enum(val, 3)
 			r.Type = e
 			return true, ok
 		case `"minutes"`:
@@ -377,7 +497,8 @@ func (d *eventDecoder) reminder(v []byte) (*calendarevent.Reminder, bool) {
 			if !ok {
 				return true, false
 			}
-			r.Minutes = &n
+			p.minutes = n
+			r.Minutes = &p.minutes
 			return true, true
 		}
 		return false, false
@@ -401,7 +522,7 @@ func (d *eventDecoder) local(v []byte) (*calendarevent.Local, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	l := &calendarevent.Local{}
+	l := &d.part().local
 	ok := object(v, func(key, val []byte) (bool, bool) {
 		var dst *string
 		switch string(key) {
@@ -431,15 +552,16 @@ func (d *eventDecoder) attendees(v []byte) ([]calendarevent.Attendee, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	it, ok := newArrIter(v)
+	it, ok := strictArrIter(v)
 	if !ok {
 		return nil, false
 	}
-	out := []calendarevent.Attendee{}
+	var buf [8]calendarevent.Attendee
+	out := buf[:0]
 	for {
 		val, more := it.next()
 		if !more {
-			return out, it.err == nil
+			break
 		}
 		var a calendarevent.Attendee
 		ok := object(val, func(key, val []byte) (bool, bool) {
@@ -462,6 +584,10 @@ func (d *eventDecoder) attendees(v []byte) ([]calendarevent.Attendee, bool) {
 		}
 		out = append(out, a)
 	}
+	if it.err != nil {
+		return nil, false
+	}
+	return append(make([]calendarevent.Attendee, 0, len(out)), out...), true
 }
 
 // customFields decodes into map[string]any as encoding/json does: strings,
@@ -470,7 +596,7 @@ func (d *eventDecoder) customFields(v []byte) (map[string]any, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	it, ok := newObjIter(v)
+	it, ok := strictObjIter(v)
 	if !ok {
 		return nil, false
 	}
@@ -484,7 +610,7 @@ func (d *eventDecoder) customFields(v []byte) (map[string]any, bool) {
 		if !ok {
 			return nil, false
 		}
-		m[d.dec.unquote(key)] = x // a repeated key keeps the last value, as encoding/json
+		m[d.unquote(key)] = x // a repeated key keeps the last value, as encoding/json
 	}
 }
 
@@ -495,7 +621,7 @@ func (d *eventDecoder) anyValue(v []byte, depth int) (any, bool) {
 	}
 	switch kindOf(v) {
 	case kindString:
-		return d.dec.unquote(v), true
+		return d.unquote(v), true
 	case kindNumber:
 		f, err := strconv.ParseFloat(string(v), 64)
 		return f, err == nil
@@ -504,7 +630,7 @@ func (d *eventDecoder) anyValue(v []byte, depth int) (any, bool) {
 	case kindNull:
 		return nil, true
 	case kindObject:
-		it, _ := newObjIter(v)
+		it, _ := strictObjIter(v)
 		m := map[string]any{}
 		for {
 			key, val, more := it.next()
@@ -515,10 +641,10 @@ func (d *eventDecoder) anyValue(v []byte, depth int) (any, bool) {
 			if !ok {
 				return nil, false
 			}
-			m[d.dec.unquote(key)] = x
+			m[d.unquote(key)] = x
 		}
 	case kindArray:
-		it, _ := newArrIter(v)
+		it, _ := strictArrIter(v)
 		out := []any{}
 		for {
 			val, more := it.next()
@@ -535,24 +661,41 @@ func (d *eventDecoder) anyValue(v []byte, depth int) (any, bool) {
 	return nil, false
 }
 
-// extra decodes map[string]json.RawMessage: each value's bytes, copied.
-func extra(v []byte) (map[string]json.RawMessage, bool) {
+// extra decodes map[string]json.RawMessage: each value's bytes, copied
+// into one buffer they share (each capped, so that an append to one cannot
+// run into the next).
+func (d *eventDecoder) extra(v []byte) (map[string]json.RawMessage, bool) {
 	if string(v) == "null" {
 		return nil, true
 	}
-	it, ok := newObjIter(v)
+	it, ok := strictObjIter(v)
 	if !ok {
 		return nil, false
 	}
-	m := map[string]json.RawMessage{}
-	var dec decoder
+	// The values are kept raw: validate them in full, as deep as they lie.
+	it.shallow, it.depth = false, 1
+	var buf [16]slot
+	members := buf[:0]
+	size := 0
 	for {
 		key, val, more := it.next()
 		if !more {
-			return m, it.err == nil
+			break
 		}
-		m[dec.unquote(key)] = append(json.RawMessage(nil), val...)
+		members = append(members, slot{key: key, val: val})
+		size += len(val)
 	}
+	if it.err != nil {
+		return nil, false
+	}
+	m := make(map[string]json.RawMessage, len(members))
+	vals := make([]byte, 0, size)
+	for _, s := range members {
+		n := len(vals)
+		vals = append(vals, s.val...)
+		m[d.unquote(s.key)] = json.RawMessage(vals[n:len(vals):len(vals)]) // a repeated key keeps the last value
+	}
+	return m, true
 }
 
 func (d *eventDecoder) provenance(v []byte, p *calendarevent.Provenance) bool {
@@ -578,16 +721,16 @@ func (d *eventDecoder) provenance(v []byte, p *calendarevent.Provenance) bool {
 				p.Notes = nil
 				return true, true
 			}
-			it, ok := newArrIter(val)
+			it, ok := strictArrIter(val)
 			if !ok {
 				return true, false
 			}
-			notes := []string{}
+			var buf [8]string
+			notes := buf[:0]
 			for {
 				n, more := it.next()
 				if !more {
-					p.Notes = notes
-					return true, it.err == nil
+					break
 				}
 				s, ok := d.str(n)
 				if !ok {
@@ -595,6 +738,8 @@ func (d *eventDecoder) provenance(v []byte, p *calendarevent.Provenance) bool {
 				}
 				notes = append(notes, s)
 			}
+			p.Notes = append(make([]string, 0, len(notes)), notes...)
+			return true, it.err == nil
 		}
 		return false, false
 	})
@@ -602,21 +747,15 @@ func (d *eventDecoder) provenance(v []byte, p *calendarevent.Provenance) bool {
 
 // unquote decodes the valid string literal lit as encoding/json does:
 // escapes, surrogate pairs (an unpaired surrogate becomes U+FFFD), and each
-// byte of invalid UTF-8 replaced by U+FFFD. A literal needing no work is a
-// substring of the decoder's source.
-func (d *decoder) unquote(lit []byte) string {
+// byte of invalid UTF-8 replaced by U+FFFD. The string is in the decoder's
+// arena.
+func (d *eventDecoder) unquote(lit []byte) string {
 	inner := lit[1 : len(lit)-1]
-	simple := true
-	for _, c := range inner {
-		if c == '\\' || c >= utf8.RuneSelf {
-			simple = false
-			break
-		}
+	if plainText(lit) {
+		return d.arena.copy(inner)
 	}
-	if simple {
-		return d.str(lit)
-	}
-	out := make([]byte, 0, len(inner))
+	var buf [256]byte
+	out := buf[:0]
 	for i := 0; i < len(inner); {
 		c := inner[i]
 		switch {
@@ -667,7 +806,7 @@ func (d *decoder) unquote(lit []byte) string {
 			out = utf8.AppendRune(out, r) // RuneError for an invalid byte, as encoding/json
 		}
 	}
-	return string(out)
+	return d.arena.copy(out)
 }
 
 // hex4 decodes four hex digits (already validated).

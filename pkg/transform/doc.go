@@ -95,15 +95,27 @@
 // AppendEvent writes exactly the bytes calendarevent.Marshal writes, without
 // reflection (tests and a fuzz target compare the two on every golden event
 // and on a reflectively filled event, so a field added to the contract fails
-// until AppendEvent writes it). TransformBytes reads the envelope that
-// calendarevent.Raw.AppendJSON writes with an in-place JSON reader
-// (jsonscan.go) instead of encoding/json, validating each byte once; any
-// other shape, and any input the mapping rejects, goes through
-// calendarevent.DecodeRaw, so both paths give the same result (fuzzed). The
-// strings of an event are substrings of one copy of the payload, which the
-// event keeps alive; nothing in the event aliases the caller's buffer. Time
-// zones are loaded once per Transformer. BenchmarkTransform reports events/s
-// and events per CPU-second.
+// until AppendEvent writes it). DecodeEvent is its inverse, held to
+// calendarevent.Unmarshal the same way.
+//
+// TransformBytes reads the envelope that calendarevent.Raw.AppendJSON writes
+// with an in-place JSON reader (jsonscan.go) instead of encoding/json: one
+// validating pass over the payload that also splits the record and the
+// sublist rows into members (offsets, found once and read from then on),
+// eight bytes at a time where it can. Any other shape, and any input the
+// mapping rejects, goes through calendarevent.DecodeRaw, so both paths give
+// the same result (fuzzed). The values that need no decoding are copied, in
+// one go, into one string block the event's strings are substrings of, with
+// room for the strings the mapping makes; the event and what it points to
+// are one allocation more. Nothing in the event aliases the caller's buffer
+// or keeps the payload alive. The working state of a transform is a pooled
+// mapper, cleared before the call returns; time zones are loaded once per
+// Transformer, and each pooled mapper remembers the last zones and offset
+// periods it used. Allocated bytes cost more than they seem (each one is
+// fresh memory, and the garbage collector runs as often as they add up), so
+// the fast path is written to allocate little rather than to save every
+// instruction. BenchmarkTransform reports events/s and events per
+// CPU-second; BenchmarkPhases splits the work into its parts.
 //
 // docs/calendar-event.v1.md documents every output field and
 // schema/calendar-event.v1.schema.json validates it.

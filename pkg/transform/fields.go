@@ -1,5 +1,7 @@
 package transform
 
+import "bytes"
+
 // Source fields the mapping reads, by lower-case key. SuiteQL columns are
 // lower case and REST properties camelCase; NetSuite matches property names
 // case-insensitively, so the record is read by lower-cased key and one table
@@ -157,4 +159,81 @@ func fieldOf(lkey []byte) int {
 		return fNsRelatedItemName
 	}
 	return fNone
+}
+
+// keyField returns the field the key literal key maps to and, for a key the
+// mapping does not know, whether it is a custom field (custevent*). The key
+// is tried as it stands before it is lower-cased: every SuiteQL key is lower
+// case already, and a key that matches as it stands is lower case.
+func keyField(key []byte) (f int, custom bool) {
+	inner := key[1 : len(key)-1]
+	if f := fieldOf(inner); f != fNone {
+		return f, false
+	}
+	if bytes.HasPrefix(inner, custevent) {
+		return fNone, true
+	}
+	if !upperOrEscaped(key) {
+		return fNone, false
+	}
+	var buf [64]byte
+	lk := lowerKey(buf[:0], key)
+	return fieldOf(lk), bytes.HasPrefix(lk, custevent)
+}
+
+var custevent = []byte("custevent")
+
+// Columns of sublist rows the mapping reads.
+const (
+	colOther = iota
+	colAttendee
+	colAttendeeName // ns_attendee_name
+	colRefName
+	colAttendance
+	colResponse
+	colCalendarEvent
+	colLinks
+	colResource
+	colResourceName // ns_resource_name
+	colID
+)
+
+// columnOf returns the column a lower-case row key names.
+func columnOf(lkey []byte) int {
+	switch string(lkey) {
+	case "attendee":
+		return colAttendee
+	case "ns_attendee_name":
+		return colAttendeeName
+	case "refname":
+		return colRefName
+	case "attendance":
+		return colAttendance
+	case "response":
+		return colResponse
+	case "calendarevent":
+		return colCalendarEvent
+	case "links":
+		return colLinks
+	case "resource":
+		return colResource
+	case "ns_resource_name":
+		return colResourceName
+	case "id":
+		return colID
+	}
+	return colOther
+}
+
+// rowColumn returns the column the row key literal key names, trying the key
+// as it stands before lower-casing it, as keyField does.
+func rowColumn(key []byte) int {
+	if c := columnOf(key[1 : len(key)-1]); c != colOther {
+		return c
+	}
+	if !upperOrEscaped(key) {
+		return colOther
+	}
+	var buf [32]byte
+	return columnOf(lowerKey(buf[:0], key))
 }

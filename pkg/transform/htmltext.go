@@ -25,9 +25,13 @@ func htmlToText(s string) string {
 	if s == "" {
 		return ""
 	}
+	return string(appendText(make([]byte, 0, len(s)), s))
+}
+
+// appendText appends htmlToText(s) to dst.
+func appendText(dst []byte, s string) []byte {
 	lastGT := strings.LastIndexByte(s, '>')
-	w := textWriter{plain: !hasTag(s, lastGT)}
-	w.b.Grow(len(s))
+	w := textWriter{b: dst, start: len(dst), plain: !hasTag(s, lastGT)}
 	for i := 0; i < len(s); {
 		j := strings.IndexByte(s[i:], '<')
 		if j < 0 {
@@ -56,14 +60,15 @@ func htmlToText(s string) string {
 			}
 		}
 	}
-	return w.b.String()
+	return w.b
 }
 
 // textWriter emits normalised text: pending white space and line breaks are
 // written only in front of the next visible character, which trims the ends
 // and collapses runs.
 type textWriter struct {
-	b      strings.Builder
+	b      []byte
+	start  int // len(b) when the text began
 	plain  bool
 	space  bool // white space pending
 	breaks int  // <br> (or plain newlines) pending
@@ -72,18 +77,84 @@ type textWriter struct {
 
 func (w *textWriter) block(n int) { w.need = max(w.need, n) }
 
-// text decodes entities in a run of character data and writes it.
+// text decodes entities in a run of character data and writes it. A run
+// whose entities are all common ones (see commonEntity) is decoded piece by
+// piece as it is written, which gives what html.UnescapeString would: an
+// entity's text is whole runes, so it neither completes nor splits a rune of
+// the text around it, and holds no line break. At the first other entity
+// the writer goes back to where the run began and writes it through
+// html.UnescapeString instead.
 func (w *textWriter) text(s string) {
-	if s == "" {
-		return
+	saved := *w
+	for rest := s; ; {
+		i := strings.IndexByte(rest, '&')
+		if i < 0 {
+			w.write(rest)
+			return
+		}
+		w.write(rest[:i])
+		n, text := commonEntity(rest[i:])
+		if n == 0 {
+			*w = saved
+			w.write(html.UnescapeString(s))
+			return
+		}
+		w.write(text)
+		rest = rest[i+n:]
 	}
-	if strings.IndexByte(s, '&') >= 0 {
-		s = html.UnescapeString(s)
+}
+
+// commonEntity returns the length and text of the entity s starts with
+// when it is one rich-text editors write (&amp; &lt; &gt; &quot; &#39;
+// &apos; &nbsp;), with the text html.UnescapeString gives it; n is 0 for
+// any other.
+func commonEntity(s string) (n int, text string) {
+	if len(s) < 4 {
+		return 0, ""
 	}
+	var lit string
+	switch s[1] {
+	case 'a':
+		lit, text = "&amp;", "&"
+		if s[2] == 'p' {
+			lit, text = "&apos;", "'"
+		}
+	case 'l':
+		lit, text = "&lt;", "<"
+	case 'g':
+		lit, text = "&gt;", ">"
+	case 'q':
+		lit, text = "&quot;", `"`
+	case '#':
+		lit, text = "&#39;", "'"
+	case 'n':
+		lit, text = "&nbsp;", "\u00a0"
+	default:
+		return 0, ""
+	}
+	if !strings.HasPrefix(s, lit) {
+		return 0, ""
+	}
+	return len(lit), text
+}
+
+// write writes the decoded text s.
+func (w *textWriter) write(s string) {
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf && c > ' ' {
+		c := s[i]
+		if c < utf8.RuneSelf && c > ' ' {
+			// A run of visible ASCII goes in at once.
 			w.flush()
-			w.b.WriteByte(c)
+			j := i + 1
+			for j < len(s) && s[j] < utf8.RuneSelf && s[j] > ' ' {
+				j++
+			}
+			w.b = append(w.b, s[i:j]...)
+			i = j
+			continue
+		}
+		if c == ' ' {
+			w.space = true
 			i++
 			continue
 		}
@@ -101,7 +172,7 @@ func (w *textWriter) text(s string) {
 			w.space = true
 		default:
 			w.flush()
-			w.b.WriteRune(r)
+			w.b = utf8.AppendRune(w.b, r)
 		}
 	}
 }
@@ -113,11 +184,11 @@ func (w *textWriter) flush() {
 }
 
 func (w *textWriter) flushPending() {
-	if w.b.Len() > 0 {
+	if len(w.b) > w.start {
 		if n := min(max(w.breaks, w.need), 2); n > 0 {
-			w.b.WriteString("\n\n"[:n])
+			w.b = append(w.b, "\n\n"[:n]...)
 		} else if w.space {
-			w.b.WriteByte(' ')
+			w.b = append(w.b, ' ')
 		}
 	}
 	w.space, w.breaks, w.need = false, 0, 0
@@ -179,7 +250,13 @@ func scanTag(s string, i int) (end int, name string, closing, ok bool) {
 	if j == start || !isASCIILetter(s[start]) {
 		return 0, "", false, false
 	}
-	name = strings.ToLower(s[start:j])
+	name = s[start:j]
+	for k := start; k < j; k++ {
+		if s[k] >= 'A' && s[k] <= 'Z' {
+			name = strings.ToLower(name)
+			break
+		}
+	}
 	gt := strings.IndexByte(s[j:], '>')
 	if gt < 0 {
 		return 0, "", false, false
@@ -188,7 +265,7 @@ func scanTag(s string, i int) (end int, name string, closing, ok bool) {
 	// A '>' may sit inside a quoted attribute value. Look for the real end
 	// within a bounded window, so that hostile input stays linear; past it,
 	// or when quotes never close, the first '>' ends the tag.
-	if strings.ContainsAny(s[j:gt], `"'`) {
+	if hasQuote(s[j:gt]) {
 		var quote byte
 		for k, end := j, min(len(s), j+maxTagScan); k < end; k++ {
 			c := s[k]
@@ -205,6 +282,16 @@ func scanTag(s string, i int) (end int, name string, closing, ok bool) {
 		}
 	}
 	return gt + 1, name, closing, true
+}
+
+// hasQuote reports whether s holds a double or a single quote.
+func hasQuote(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\'' {
+			return true
+		}
+	}
+	return false
 }
 
 // maxTagScan bounds the quote-aware search for the end of one tag.

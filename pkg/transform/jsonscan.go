@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -237,24 +239,35 @@ func isJSONNumber(s string) bool {
 // returns the index past the closing quote and whether the string needs
 // decoding (escapes or non-ASCII bytes).
 func scanString(b []byte, i int) (end int, complex bool, err error) {
-	i++
-	for i < len(b) {
-		// Eight bytes at a time while none needs a look, then byte by byte.
-		for i+8 <= len(b) && !specialWord(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
+	if end := shortString(b, i); end > 0 {
+		return end, false, nil
+	}
+	return scanStringLong(b, i+1)
+}
+
+// scanStringLong is scanString from b[i], past the opening quote.
+func scanStringLong(b []byte, i int) (end int, complex bool, err error) {
+	for {
+		// Eight bytes at a time: the lowest set bit of the mask marks the
+		// first byte that needs a look. The tail goes byte by byte.
+		if i+8 <= len(b) {
+			mask := specialMask(le64(b, i))
+			if mask == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(mask) >> 3
+		} else {
+			for i < len(b) && plainByte[b[i]] {
+				i++
+			}
+			if i >= len(b) {
+				return i, false, errSyntax
+			}
 		}
-		for i < len(b) && plainByte[b[i]] {
-			i++
-		}
-		if i >= len(b) {
-			break
-		}
-		c := b[i]
-		switch {
+		switch c := b[i]; {
 		case c == '"':
 			return i + 1, complex, nil
-		case c < 0x20:
-			return i, false, errSyntax
 		case c == '\\':
 			complex = true
 			i++
@@ -277,14 +290,13 @@ func scanString(b []byte, i int) (end int, complex bool, err error) {
 			default:
 				return i, false, errSyntax
 			}
-		case c >= utf8.RuneSelf:
+		case c < 0x20:
+			return i, false, errSyntax
+		default: // non-ASCII
 			complex = true
-			i++
-		default:
 			i++
 		}
 	}
-	return i, false, errSyntax
 }
 
 // plainByte marks the bytes a string scan can pass over without a look:
@@ -296,11 +308,6 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
-// quoteOrBackslash reports whether any byte of w is '"' or '\\'.
-func quoteOrBackslash(w uint64) bool {
-	return hasZeroByte(w^('"'*ones))|hasZeroByte(w^('\\'*ones)) != 0
-}
-
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
@@ -309,10 +316,16 @@ const (
 // hasZeroByte is non-zero when some byte of v is zero.
 func hasZeroByte(v uint64) uint64 { return (v - ones) & ^v & highs }
 
-// specialWord reports whether any byte of w is '"', '\\', a control
-// character (< 0x20) or non-ASCII (>= 0x80), with the usual SWAR tricks.
-func specialWord(w uint64) bool {
-	return (w&highs)|((w-0x20*ones)&^w&highs)|hasZeroByte(w^('"'*ones))|hasZeroByte(w^('\\'*ones)) != 0
+// specialMask has the high bit set in each byte of w that is '"', '\\', a
+// control character (< 0x20) or non-ASCII (>= 0x80), with the usual SWAR
+// tricks: a byte below 0x20 borrows, so x-0x20 sets its high bit, and a byte
+// equal to c is zero after xor, so x-1 sets it. (A byte whose high bit such
+// a difference sets otherwise is non-ASCII, marked anyway.) Bits above the
+// lowest set one may be false alarms (borrows); the lowest is exact.
+func specialMask(w uint64) uint64 {
+	q := w ^ ('"' * ones)
+	s := w ^ ('\\' * ones)
+	return (w | (w - 0x20*ones) | (q - ones) | (s - ones)) & highs
 }
 
 func isHex(c byte) bool {
@@ -346,37 +359,88 @@ func decodeString(s []byte) string {
 }
 
 // decoder turns string literals into Go strings. Literals that need no
-// unescaping are returned as substrings of src, one copy of the whole
-// payload, instead of one allocation each. Only a literal that lies in base
-// itself (checked by address) is taken from src; any other (a zero decoder,
-// a literal from another buffer) is copied.
+// unescaping are copied into shared chunks (strArena) rather than allocated
+// one by one, and nothing is kept of the input: an event keeps alive its
+// own strings, not the payload they came from.
 type decoder struct {
-	src  string // string(base)
-	base []byte // the buffer the literals are sub-slices of
+	arena strArena
 }
 
+// newDecoder returns a decoder for literals from base, whose size guides
+// the arena's first chunk (half of it: the strings an event keeps are
+// about a third of a typical payload).
 func newDecoder(base []byte) decoder {
-	return decoder{src: string(base), base: base}
+	return decoder{arena: strArena{next: min(max(len(base)/2, 64), arenaChunk)}}
 }
 
 // str decodes the valid string literal lit.
 func (d *decoder) str(lit []byte) string {
-	inner := lit[1 : len(lit)-1]
-	i := 0
-	for i+8 <= len(inner) && !backslashOrHigh(binary.LittleEndian.Uint64(inner[i:])) {
-		i += 8
+	if !plainText(lit) {
+		return decodeString(lit)
 	}
-	for ; i < len(inner); i++ {
-		if c := inner[i]; c == '\\' || c >= utf8.RuneSelf {
-			return decodeString(lit)
+	return d.arena.copy(lit[1 : len(lit)-1])
+}
+
+// arenaChunk bounds the first chunk of a strArena; later ones double.
+const arenaChunk = 2048
+
+// strArena copies byte strings into chunks that it hands out substrings of.
+// A strings.Builder never changes bytes it has written, so its String is
+// safe to slice and keep; a full chunk is left to the strings that point
+// into it and a new one started. The zero strArena starts with small
+// chunks. A strArena must not be copied once used (strings.Builder).
+type strArena struct {
+	sb   strings.Builder
+	next int // size of the next chunk
+}
+
+// block starts a new chunk with room for b and reserve more bytes, puts b
+// in it and returns it as a string.
+func (a *strArena) block(b []byte, reserve int) string {
+	a.sb = strings.Builder{}
+	a.sb.Grow(len(b) + reserve)
+	a.sb.Write(b)
+	return a.sb.String()
+}
+
+// copy returns a string with the bytes of b.
+func (a *strArena) copy(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if a.sb.Cap()-a.sb.Len() < len(b) {
+		size := max(a.next, 64)
+		a.next = min(2*size, 16*arenaChunk)
+		a.sb = strings.Builder{}
+		a.sb.Grow(max(size, len(b)))
+	}
+	n := a.sb.Len()
+	a.sb.Write(b)
+	return a.sb.String()[n:]
+}
+
+// plainText reports whether s has neither a backslash nor a non-ASCII byte,
+// eight bytes at a time; the last word overlaps the one before rather than
+// going byte by byte.
+func plainText(s []byte) bool {
+	if len(s) < 8 {
+		for _, c := range s {
+			if c == '\\' || c >= utf8.RuneSelf {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 <= len(s); i += 8 {
+		if backslashOrHigh(le64(s, i)) {
+			return false
 		}
 	}
-	off := cap(d.base) - cap(lit)
-	if off >= 0 && off+len(lit) <= len(d.src) && &d.base[off] == &lit[0] {
-		return d.src[off+1 : off+len(lit)-1]
-	}
-	return string(inner)
+	return !backslashOrHigh(le64(s, len(s)-8))
 }
+
+// le64 reads b[i:i+8] as a little-endian word.
+func le64(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i : i+8]) }
 
 // backslashOrHigh reports whether any byte of w is '\\' or non-ASCII.
 func backslashOrHigh(w uint64) bool {
@@ -432,26 +496,32 @@ func skipFast(b []byte, i int) (int, error) {
 }
 
 // skipStringFast returns the index past the closing quote of the string
-// starting at b[i], eight bytes at a time where it can.
+// starting at b[i], eight bytes at a time to the next quote or backslash.
 func skipStringFast(b []byte, i int) (int, error) {
 	j := i + 1
-	for j < len(b) {
-		for j+8 <= len(b) && !quoteOrBackslash(binary.LittleEndian.Uint64(b[j:])) {
-			j += 8
+	for {
+		if len(b)-j >= 8 {
+			w := le64(b, j)
+			q, s := w^('"'*ones), w^('\\'*ones)
+			mask := ((q-ones)&^q | (s-ones)&^s) & highs
+			if mask == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(mask) >> 3
+		} else {
+			for j < len(b) && b[j] != '"' && b[j] != '\\' {
+				j++
+			}
+			if j >= len(b) {
+				return len(b), errSyntax
+			}
 		}
-		if j >= len(b) {
-			break
-		}
-		switch b[j] {
-		case '"':
+		if b[j] == '"' {
 			return j + 1, nil
-		case '\\':
-			j += 2
-		default:
-			j++
 		}
+		j += 2 // a backslash and the byte it escapes
 	}
-	return len(b), errSyntax
 }
 
 // objIter walks the members of a JSON object in place. Values are returned as
@@ -462,10 +532,13 @@ type objIter struct {
 	i      int
 	n      int // members returned so far
 	strict bool
-	// lazy names a key (literal with quotes) whose value a strict iterator
-	// skips without validating: the caller validates it later.
-	lazy string
-	err  error
+	// shallow: a strict iterator skips nested objects and arrays without
+	// validating them; the caller reads each with a strict iterator.
+	shallow bool
+	// depth is the number of containers around the object, for the depth
+	// limit of a strict iterator.
+	depth int
+	err   error
 }
 
 // newObjIter starts iterating the object v (a complete, validated value, no
@@ -477,16 +550,9 @@ func newObjIter(v []byte) (objIter, bool) {
 	return objIter{b: v, i: 1}, true
 }
 
-// newStrictObjIter is newObjIter for input not validated yet.
-func newStrictObjIter(v []byte) (objIter, bool) {
-	it, ok := newObjIter(v)
-	it.strict = true
-	return it, ok
-}
-
 func (it *objIter) skip(i int) (int, error) {
-	if it.strict {
-		return skipValue(it.b, i, 1)
+	if it.strict && !(it.shallow && i < len(it.b) && (it.b[i] == '{' || it.b[i] == '[')) {
+		return skipValue(it.b, i, it.depth+1)
 	}
 	return skipFast(it.b, i)
 }
@@ -536,12 +602,7 @@ func (it *objIter) next() (key, val []byte, ok bool) {
 		return nil, nil, false
 	}
 	i = skipSpace(it.b, i+1)
-	var vEnd int
-	if it.lazy != "" && string(key) == it.lazy {
-		vEnd, err = skipFast(it.b, i)
-	} else {
-		vEnd, err = it.skip(i)
-	}
+	vEnd, err := it.skip(i)
 	if err != nil {
 		it.err = err
 		return nil, nil, false
@@ -562,11 +623,12 @@ func (it *objIter) end(i int) {
 
 // arrIter walks the elements of a JSON array in place, like objIter.
 type arrIter struct {
-	b      []byte
-	i      int
-	n      int
-	strict bool
-	err    error
+	b       []byte
+	i       int
+	n       int
+	strict  bool
+	shallow bool // as for objIter
+	err     error
 }
 
 func newArrIter(v []byte) (arrIter, bool) {
@@ -574,12 +636,6 @@ func newArrIter(v []byte) (arrIter, bool) {
 		return arrIter{}, false
 	}
 	return arrIter{b: v, i: 1}, true
-}
-
-func newStrictArrIter(v []byte) (arrIter, bool) {
-	it, ok := newArrIter(v)
-	it.strict = true
-	return it, ok
 }
 
 func (it *arrIter) next() (val []byte, ok bool) {
@@ -603,7 +659,7 @@ func (it *arrIter) next() (val []byte, ok bool) {
 	}
 	var vEnd int
 	var err error
-	if it.strict {
+	if it.strict && !(it.shallow && i < len(it.b) && (it.b[i] == '{' || it.b[i] == '[')) {
 		vEnd, err = skipValue(it.b, i, 1)
 	} else {
 		vEnd, err = skipFast(it.b, i)
@@ -649,4 +705,167 @@ func quoteShort(s string) string {
 		return strconv.Quote(s[:cut]) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// scanKey validates the member key at b[i] and the colon after it. It
+// returns the key literal (quotes included) and the index of the value,
+// white space skipped.
+func scanKey(b []byte, i int) (key []byte, val int, err error) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, i, errSyntax
+	}
+	end, _, err := scanString(b, i)
+	if err != nil {
+		return nil, end, err
+	}
+	j := skipSpace(b, end)
+	if j >= len(b) || b[j] != ':' {
+		return nil, j, errSyntax
+	}
+	return b[i:end], skipSpace(b, j+1), nil
+}
+
+// scanSep validates what follows the member or element that ends at b[i]:
+// a comma (more is true and next is the index of the next member or
+// element) or the closing bracket close (more is false and next is past it).
+func scanSep(b []byte, i int, close byte) (next int, more bool, err error) {
+	i = skipSpace(b, i)
+	if i < len(b) {
+		switch b[i] {
+		case ',':
+			return skipSpace(b, i+1), true, nil
+		case close:
+			return i + 1, false, nil
+		}
+	}
+	return i, false, errSyntax
+}
+
+// member is one member of a split object: its key and value literals as
+// offsets into the buffer that was split, so that splitting stores plain
+// integers rather than slices. plain says the value is a number or a string
+// with nothing to decode; s and sEnd then locate it in the mapper's string
+// block once fillStrings has run (s < 0 before).
+type member struct {
+	k, kEnd, v, vEnd int
+	s, sEnd          int32
+	plain            bool
+}
+
+// splitObject validates the object at b[i] (b[i] == '{'), which lies inside
+// depth containers, and appends its members, as offsets into b, to dst. It
+// returns the index just past the closing brace. This is the one pass the
+// fast path makes over the record and the sublist rows, so it is written
+// for speed: keys and string values share one scan, which goes eight bytes
+// at a time to the first byte that needs a look (usually the closing
+// quote) and leaves escapes, non-ASCII bytes and the end of the input to
+// scanStringLong.
+func splitObject(b []byte, i, depth int, dst []member) ([]member, int, error) {
+	return splitMembers(b, i, depth, dst, true)
+}
+
+// splitShallow is splitObject that leaves the insides of nested objects and
+// arrays unvalidated: their ends are found by skipFast, and the caller must
+// read each of them with a strict iterator.
+func splitShallow(b []byte, i, depth int, dst []member) ([]member, int, error) {
+	return splitMembers(b, i, depth, dst, false)
+}
+
+// splitMembers is splitObject; nested says whether nested objects and
+// arrays are validated.
+func splitMembers(b []byte, i, depth int, dst []member, nested bool) ([]member, int, error) {
+	if depth >= maxDepth {
+		return dst, i, errSyntax
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return dst, i + 1, nil
+	}
+	mb := member{s: -1}
+	inKey := true
+	for {
+		start := i
+		if i < len(b) && b[i] == '"' {
+			plain := true
+			for i++; ; {
+				if len(b)-i >= 8 {
+					mask := specialMask(le64(b, i))
+					if mask == 0 {
+						i += 8
+						continue
+					}
+					if i += bits.TrailingZeros64(mask) >> 3; b[i] == '"' {
+						i++
+						break
+					}
+				}
+				var complex bool
+				var err error
+				if i, complex, err = scanStringLong(b, i); err != nil {
+					return dst, i, err
+				}
+				plain = !complex
+				break
+			}
+			if inKey {
+				mb.k, mb.kEnd = start, i
+				if i >= len(b) || b[i] != ':' {
+					if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+						return dst, i, errSyntax
+					}
+				}
+				if i++; i < len(b) && isSpace(b[i]) {
+					i = skipSpace(b, i)
+				}
+				inKey = false
+				continue
+			}
+			mb.v, mb.vEnd, mb.plain = start, i, plain
+		} else {
+			if inKey {
+				return dst, i, errSyntax
+			}
+			var err error
+			if start < len(b) && !nested && (b[start] == '{' || b[start] == '[') {
+				i, err = skipFast(b, start)
+			} else {
+				i, err = skipValue(b, start, depth+1)
+			}
+			if err != nil {
+				return dst, i, err
+			}
+			c := b[start]
+			mb.v, mb.vEnd, mb.plain = start, i, c == '-' || c >= '0' && c <= '9'
+		}
+		dst = append(dst, mb)
+		inKey = true
+		if i < len(b) && isSpace(b[i]) {
+			i = skipSpace(b, i)
+		}
+		switch {
+		case i >= len(b):
+			return dst, i, errSyntax
+		case b[i] == ',':
+			if i++; i < len(b) && isSpace(b[i]) {
+				i = skipSpace(b, i)
+			}
+		case b[i] == '}':
+			return dst, i + 1, nil
+		default:
+			return dst, i, errSyntax
+		}
+	}
+}
+
+// shortString returns the index past the string at b[i] when the first byte
+// of the eight after the opening quote that needs a look is the closing
+// quote, or it is the ninth (most short strings), else 0, and scanString
+// goes on with scanStringLong. It is small enough to be inlined.
+func shortString(b []byte, i int) int {
+	if len(b)-i > 9 {
+		if j := i + 1 + bits.TrailingZeros64(specialMask(le64(b, i+1)))>>3; b[j] == '"' {
+			return j + 1
+		}
+	}
+	return 0
 }

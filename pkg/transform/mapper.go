@@ -2,43 +2,185 @@ package transform
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/nsflow/nsflow/pkg/calendarevent"
 )
 
-// mapper holds the state of one transform.
+// mapper holds the state of one transform. Its arrays give a typical
+// message room without allocating; mappers are recycled through a pool
+// (newMapper, free), and nothing in the event a mapper builds points into
+// it.
 type mapper struct {
+	mapState
+	// What follows is kept when the mapper is recycled: it holds no
+	// pointer into a payload or an event (scratch holds bytes of the last
+	// one, overwritten by the next).
+	memBuf    [96]member // backs members
+	spanBuf   [2][4]span
+	customBuf [16]int32
+	extraBuf  [16]int32
+	// scratch is where fillStrings and the message text are put together.
+	scratch []byte
+	// zc caches zone lookups.
+	zc zoneMemo
+}
+
+// mapState is the part of a mapper that is cleared for every transform.
+type mapState struct {
 	decoder
 	t    *Transformer
 	raw  *calendarevent.Raw
 	meta Meta
-	rec  []byte
 
-	slots  [numFields]slot
-	custom []slot
-	extra  []slot
-	notes  []string
+	// members are the members of the record (rec) and, on the fast path, of
+	// the envelope's sublist rows (envRows), split by one validating pass;
+	// their offsets are into buf.
+	buf     []byte
+	members []member
+	// strs holds the plain string and number values of members (see
+	// fillStrings).
+	strs    string
+	rec     span
+	envRows [2][]span
+	// idx locates the mapped fields: index+1 into members, 0 when absent.
+	idx [numFields]int32
+	// custom and extra are indexes into members.
+	custom, extra []int32
+	notes         []string
 
 	acctLoc  *time.Location
 	acctZone string
 	blk      *eventBlock
-	// strictRecord: the record is not validated yet; read it with a
-	// validating iterator.
-	strictRecord bool
+
+	rawBuf  calendarevent.Raw
+	listBuf [2][4]json.RawMessage
+	rowBuf  [8]row
 }
 
-// recordIter iterates the record's members, validating when needed.
-func (m *mapper) recordIter() objIter {
-	it, _ := newObjIter(m.rec)
-	it.strict = m.strictRecord
-	return it
+// mappers recycles mappers: each is taken for one call and put back,
+// cleared, before the call returns.
+var mappers = sync.Pool{New: func() any { return new(mapper) }}
+
+// newMapper returns a cleared mapper from the pool; the caller frees it.
+func newMapper(t *Transformer, d decoder) *mapper {
+	m := mappers.Get().(*mapper)
+	m.init(t, d)
+	return m
+}
+
+// init readies a cleared mapper for one transform.
+func (m *mapper) init(t *Transformer, d decoder) {
+	m.t, m.decoder = t, d
+	m.members = m.memBuf[:0]
+	m.custom, m.extra = m.customBuf[:0], m.extraBuf[:0]
+}
+
+// free clears m's state, so that the pool keeps no payload or event alive,
+// and puts it back; a scratch buffer grown for an outsized message is
+// dropped.
+func (m *mapper) free() {
+	m.mapState = mapState{}
+	if cap(m.scratch) > maxKeptScratch {
+		m.scratch = nil
+	}
+	mappers.Put(m)
+}
+
+// maxKeptScratch bounds the scratch buffer a pooled mapper keeps.
+const maxKeptScratch = 64 << 10
+
+// slot returns the member field f was read from; the zero slot when absent.
+func (m *mapper) slot(f int) slot {
+	if j := m.idx[f]; j > 0 {
+		return m.member(j - 1)
+	}
+	return slot{}
+}
+
+// member returns members[j] as a slot.
+func (m *mapper) member(j int32) slot {
+	mb := &m.members[j]
+	return slot{m.buf[mb.k:mb.kEnd], m.buf[mb.v:mb.vEnd], j + 1}
+}
+
+// fillStrings copies the plain values of all members (strings with nothing
+// to decode, and numbers) one after another into one string block, so that
+// the mapping takes each as a substring (lit) instead of copying it on its
+// own; nearly every such value of a record ends up in the event. The block
+// is the first chunk of the decoder's arena, with room left after it for
+// the strings the mapping makes (message text, dates, custom field names),
+// so that an event's strings usually cost one allocation of about their
+// size.
+func (m *mapper) fillStrings() {
+	src := m.buf
+	if len(src) > math.MaxInt32 {
+		return // beyond what the offsets hold: values are copied one by one
+	}
+	// The scratch buffer has room to copy eight bytes at a time past the
+	// end of the last value.
+	if cap(m.scratch) < len(src)+8 {
+		m.scratch = make([]byte, 0, len(src)+8)
+	}
+	buf := m.scratch[:len(src)+8]
+	n := 0
+	longest := 0
+	for j := range m.members {
+		mb := &m.members[j]
+		if !mb.plain {
+			continue
+		}
+		lo, hi := mb.v, mb.vEnd
+		if src[lo] == '"' {
+			lo, hi = lo+1, hi-1
+		}
+		// Most values are short: copy words, not calls to memmove; the bytes
+		// written past the value are overwritten by the next.
+		for k := lo; k < hi; k += 8 {
+			if k+8 > len(src) {
+				copy(buf[n+k-lo:], src[k:hi])
+				break
+			}
+			binary.LittleEndian.PutUint64(buf[n+k-lo:], le64(src, k))
+		}
+		mb.s = int32(n)
+		n += hi - lo
+		mb.sEnd = int32(n)
+		longest = max(longest, hi-lo)
+	}
+	// Room for dates and times, the message text (about as long as the
+	// longest string, its HTML) and custom field names.
+	m.strs = m.arena.block(buf[:n], 64+longest+n/8)
+}
+
+// lit returns the value of the member s, a string or number literal, as a
+// string: from the string block when fillStrings put it there, else
+// decoded (or, for a number, copied) now.
+func (m *mapper) lit(s slot) string {
+	if s.j > 0 {
+		if mb := &m.members[s.j-1]; mb.s >= 0 {
+			return m.strs[mb.s:mb.sEnd]
+		}
+	}
+	return m.litNow(s)
+}
+
+// litNow is lit for a value that is not in the string block.
+func (m *mapper) litNow(s slot) string {
+	if kindOf(s.val) == kindString {
+		return m.str(s.val)
+	}
+	return m.arena.copy(s.val)
 }
 
 // eventBlock holds an event and the values it points to, so that one
-// allocation serves them all.
+// allocation serves them all; the sublist arrays hold a typical event's
+// attendees and resources.
 type eventBlock struct {
 	ev                  calendarevent.Event
 	local               calendarevent.Local
@@ -47,21 +189,36 @@ type eventBlock struct {
 	enums               [4]calendarevent.Enum
 	refs                [7]calendarevent.Ref
 	reminder            calendarevent.Reminder
+	attendees           [4]calendarevent.Attendee
+	resources           [1]calendarevent.Ref
+	// At most 1528 bytes (TestEventBlockSize), so that with its 8-byte malloc
+	// header the block takes a 1536-byte size class, not 1792.
 }
 
 func (m *mapper) note(s string) { m.notes = append(m.notes, s) }
 
 func (m *mapper) notef(format string, args ...any) { m.note(fmt.Sprintf(format, args...)) }
 
-// prepare checks the record is an object and, for a Raw built by the
-// caller, that the record and sublist rows are valid JSON.
+// prepare checks the record is an object and splits it into members, unless
+// decodeEnvelope did (v is split). For a Raw built by the caller it also
+// checks that the record and the sublist rows are valid JSON.
 func (m *mapper) prepare(v validation) *Error {
-	m.rec = trimValue(m.raw.Record)
-	m.strictRecord = v == validateRecord
-	if v == validateAll {
-		if !validJSON(m.rec) {
+	if v == split {
+		return nil
+	}
+	rec := trimValue(m.raw.Record)
+	if kindOf(rec) == kindObject {
+		lo := len(m.members)
+		var err error
+		if m.members, _, err = splitObject(rec, 0, 0, m.members); err != nil {
 			return newErr(ClassMalformedJSON, "record", "not valid JSON")
 		}
+		m.buf, m.rec = rec, span{int32(lo), int32(len(m.members))}
+		m.fillStrings()
+	} else if !validJSON(rec) {
+		return newErr(ClassMalformedJSON, "record", "not valid JSON")
+	}
+	if v == validateAll {
 		for i, r := range m.raw.Attendees {
 			if !validJSON(r) {
 				return newErr(ClassMalformedJSON, fmt.Sprintf("attendees[%d]", i), "not valid JSON")
@@ -73,64 +230,75 @@ func (m *mapper) prepare(v validation) *Error {
 			}
 		}
 	}
-	if kindOf(m.rec) != kindObject {
-		return wrongType(field{sub: "record"}, m.rec, "an object")
+	if kindOf(rec) != kindObject {
+		return wrongType(field{sub: "record"}, rec, "an object")
 	}
 	return nil
 }
 
-// collect sorts the record's members into slots (mapped fields), custom
+// collect sorts the record's members into mapped fields (idx), custom
 // fields and extra fields.
 func (m *mapper) collect() *Error {
-	it := m.recordIter()
-	var buf [64]byte
-	for {
-		key, val, ok := it.next()
-		if !ok {
-			break
-		}
-		lk := lowerKey(buf[:0], key)
-		switch f := fieldOf(lk); f {
+	for i := m.rec.lo; i < m.rec.hi; i++ {
+		mb := &m.members[i]
+		key := m.buf[mb.k:mb.kEnd]
+		switch f, custom := keyField(key); f {
 		case fNoise:
 		case fNone:
-			if bytes.HasPrefix(lk, []byte("custevent")) {
-				m.custom = appendSlot(m.custom, slot{key, val})
+			if custom {
+				m.custom = append(m.custom, i)
 			} else {
-				m.extra = appendSlot(m.extra, slot{key, val})
+				m.extra = append(m.extra, i)
 			}
 		default:
-			if m.slots[f].val != nil {
+			if m.idx[f] != 0 {
 				return newErr(ClassInvalidRecord, decodeString(key), "appears more than once (keys are matched case-insensitively)")
 			}
-			m.slots[f] = slot{key, val}
+			m.idx[f] = i + 1
 		}
 	}
-	if it.err != nil {
-		return newErr(ClassMalformedJSON, "record", "not valid JSON")
-	}
 	return nil
-}
-
-// appendSlot appends, starting with room for a few, so that a record's
-// handful of custom fields costs one allocation rather than four.
-func appendSlot(s []slot, x slot) []slot {
-	if s == nil {
-		s = make([]slot, 0, 8)
-	}
-	return append(s, x)
 }
 
 // pick returns the alias slot when it has a value, else the plain one.
-func (m *mapper) pick(alias, plain int) slot {
-	if s := m.slots[alias]; !s.absent() && string(s.val) != `""` {
-		return m.slots[alias]
+func (m *mapper) pick(alias, plain int) slot { return m.slot(m.pickField(alias, plain)) }
+
+// pickField is pick for the field rather than its slot.
+func (m *mapper) pickField(alias, plain int) int {
+	if j := m.idx[alias]; j > 0 {
+		mb := &m.members[j-1]
+		if v := m.buf[mb.v:mb.vEnd]; kindOf(v) != kindNull && string(v) != `""` {
+			return alias
+		}
 	}
-	return m.slots[plain]
+	return plain
 }
 
+// text reads field f as a string; absent and null are "".
 func (m *mapper) text(f int) (string, *Error) {
-	s := m.slots[f]
-	return m.textOf(s.field(), s.val)
+	if m.idx[f] == 0 {
+		return "", nil
+	}
+	if v, ok := m.blockValue(f, false); ok {
+		return v, nil
+	}
+	s := m.slot(f)
+	return m.slotText(s.field(), s)
+}
+
+// blockValue returns the value of field f when it is a string (or, with
+// numbers, a number) that fillStrings put in the string block: the common
+// case, read without building a slot. ok is false otherwise.
+func (m *mapper) blockValue(f int, numbers bool) (string, bool) {
+	j := m.idx[f]
+	if j == 0 {
+		return "", false
+	}
+	mb := &m.members[j-1]
+	if mb.s < 0 || !numbers && m.buf[mb.v] != '"' {
+		return "", false
+	}
+	return m.strs[mb.s:mb.sEnd], true
 }
 
 // event maps an event record.
@@ -181,7 +349,8 @@ func (m *mapper) event() (*calendarevent.Event, error) {
 		return nil, err
 	}
 	if msg != "" {
-		m.blk.msg = calendarevent.Message{HTML: msg, Text: htmlToText(msg)}
+		m.scratch = appendText(m.scratch[:0], msg)
+		m.blk.msg = calendarevent.Message{HTML: msg, Text: m.arena.copy(m.scratch)}
 		ev.Message = &m.blk.msg
 	}
 
@@ -226,7 +395,7 @@ func (m *mapper) event() (*calendarevent.Event, error) {
 		return nil, err
 	}
 	if ok {
-		ev.CompletedDate = cd.String()
+		ev.CompletedDate = m.dateString(cd)
 	}
 	created, ok, err := m.timestamp(fNsCreated, fCreated, "created")
 	if err != nil {
@@ -267,11 +436,14 @@ func (m *mapper) provenance() calendarevent.Provenance {
 
 // id reads the required id and checks it against the envelope.
 func (m *mapper) id() (string, *Error) {
-	s := m.slots[fID]
+	if id, ok := m.blockValue(fID, true); ok && id != "" && id == m.raw.RecordID {
+		return id, nil
+	}
+	s := m.slot(fID)
 	if s.absent() {
 		return "", newErr(ClassInvalidRecord, "id", "missing (id is required)")
 	}
-	id, ok := m.idOf(s.val)
+	id, ok := m.slotID(s)
 	if !ok {
 		return "", wrongType(s.field(), s.val, "a string")
 	}
@@ -285,11 +457,14 @@ func (m *mapper) id() (string, *Error) {
 }
 
 func (m *mapper) externalID() (string, *Error) {
-	s := m.slots[fExternalID]
+	if id, ok := m.blockValue(fExternalID, true); ok {
+		return id, nil
+	}
+	s := m.slot(fExternalID)
 	if s.absent() {
 		return "", nil
 	}
-	id, ok := m.idOf(s.val)
+	id, ok := m.slotID(s)
 	if !ok {
 		return "", wrongType(s.field(), s.val, "a string")
 	}
@@ -301,13 +476,16 @@ func (m *mapper) externalID() (string, *Error) {
 // table of display names, because NetSuite's are localised and not
 // documented, and an invented one would be worse than none.
 func (m *mapper) enum(f, nameAlias int, dst *calendarevent.Enum) (*calendarevent.Enum, *Error) {
-	s := m.slots[f]
-	if s.absent() {
-		return nil, nil
-	}
-	id, name, _, problem := m.refParts(s.val)
-	if problem != "" {
-		return nil, newErr(ClassWrongType, s.name(), problem)
+	id, name, ok := "", "", false
+	if id, ok = m.blockValue(f, true); !ok {
+		s := m.slot(f)
+		if s.absent() {
+			return nil, nil
+		}
+		var problem string
+		if id, name, _, problem = m.slotRef(s); problem != "" {
+			return nil, newErr(ClassWrongType, s.name(), problem)
+		}
 	}
 	if id == "" {
 		return nil, nil
@@ -325,13 +503,16 @@ func (m *mapper) enum(f, nameAlias int, dst *calendarevent.Enum) (*calendarevent
 // ref reads a reference field: a REST {links, id, refName} object (Type from
 // the self link) or a SuiteQL id with its BUILTIN.DF alias as the name.
 func (m *mapper) ref(f, nameAlias int, dst *calendarevent.Ref) (*calendarevent.Ref, *Error) {
-	s := m.slots[f]
-	if s.absent() {
-		return nil, nil
-	}
-	id, name, typ, problem := m.refParts(s.val)
-	if problem != "" {
-		return nil, newErr(ClassWrongType, s.name(), problem)
+	id, name, typ, ok := "", "", "", false
+	if id, ok = m.blockValue(f, true); !ok {
+		s := m.slot(f)
+		if s.absent() {
+			return nil, nil
+		}
+		var problem string
+		if id, name, typ, problem = m.slotRef(s); problem != "" {
+			return nil, newErr(ClassWrongType, s.name(), problem)
+		}
 	}
 	if id == "" {
 		return nil, nil
@@ -351,8 +532,8 @@ func (m *mapper) reminder() (*calendarevent.Reminder, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	s := m.slots[fReminderMinutes]
-	minutes, err := m.minutesOf(s.field(), s.val)
+	s := m.slot(fReminderMinutes)
+	minutes, err := m.minutesOf(s.field(), s)
 	if err != nil {
 		return nil, err
 	}
@@ -370,13 +551,21 @@ func (m *mapper) customFields() (map[string]any, *Error) {
 	}
 	suiteql := m.raw.API == calendarevent.APISuiteQL
 	out := make(map[string]any, len(m.custom))
-	for _, s := range m.custom {
+	for _, j := range m.custom {
+		s := m.member(j)
 		name := m.str(s.key)
-		if _, dup := out[name]; dup {
-			return nil, newErr(ClassInvalidRecord, name, "appears more than once")
+		v, ok := m.customValue(s, suiteql)
+		if !ok {
+			if _, dup := out[name]; dup {
+				return nil, newErr(ClassInvalidRecord, name, "appears more than once")
+			}
+			continue
 		}
-		if v, ok := m.customValue(s.val, suiteql); ok {
-			out[name] = v
+		// A repeated name does not grow the map: one lookup instead of two.
+		n := len(out)
+		out[name] = v
+		if len(out) == n {
+			return nil, newErr(ClassInvalidRecord, name, "appears more than once")
 		}
 	}
 	if len(out) == 0 {
@@ -390,7 +579,8 @@ func (m *mapper) customFields() (map[string]any, *Error) {
 // as absent.
 func (m *mapper) extraFields() (map[string]json.RawMessage, *Error) {
 	var out map[string]json.RawMessage
-	for _, s := range m.extra {
+	for _, j := range m.extra {
+		s := m.member(j)
 		if s.absent() || string(s.val) == `""` {
 			continue
 		}
@@ -398,10 +588,11 @@ func (m *mapper) extraFields() (map[string]json.RawMessage, *Error) {
 		if out == nil {
 			out = make(map[string]json.RawMessage, len(m.extra))
 		}
-		if _, dup := out[name]; dup {
+		n := len(out)
+		out[name] = compactCopy(s.val)
+		if len(out) == n {
 			return nil, newErr(ClassInvalidRecord, name, "appears more than once")
 		}
-		out[name] = compactCopy(s.val)
 	}
 	return out, nil
 }

@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"math"
+	"strings"
 	"time"
 
 	"github.com/nsflow/nsflow/pkg/calendarevent"
@@ -23,7 +25,7 @@ func (m *mapper) accountZone() (*time.Location, string, *Error) {
 		m.notef("the raw message names no account time zone; used the transformer default %s", m.acctZone)
 		return m.acctLoc, m.acctZone, nil
 	}
-	loc, err := m.t.zones.load(m.raw.TimeZone)
+	loc, err := m.zc.load(m.t, m.raw.TimeZone)
 	if err != nil {
 		return nil, "", newErr(ClassInvalidRecord, "time_zone", quoteShort(m.raw.TimeZone)+" is "+err.Error())
 	}
@@ -34,18 +36,18 @@ func (m *mapper) accountZone() (*time.Location, string, *Error) {
 // recordZone reads the event's own timezone field, a zone id or an enum
 // object whose id is one. ok is false when the record has none.
 func (m *mapper) recordZone() (loc *time.Location, name string, ok bool, err *Error) {
-	s := m.slots[fTimeZone]
+	s := m.slot(fTimeZone)
 	if s.absent() {
 		return nil, "", false, nil
 	}
-	id, _, _, problem := m.refParts(s.val)
+	id, _, _, problem := m.slotRef(s)
 	if problem != "" {
 		return nil, "", false, newErr(ClassWrongType, s.name(), problem)
 	}
 	if id == "" {
 		return nil, "", false, nil
 	}
-	loc, lerr := m.t.zones.load(id)
+	loc, lerr := m.zc.load(m.t, id)
 	if lerr != nil {
 		return nil, "", false, newErr(ClassInvalidRecord, s.name(), quoteShort(id)+" is "+lerr.Error())
 	}
@@ -54,40 +56,34 @@ func (m *mapper) recordZone() (loc *time.Location, name string, ok bool, err *Er
 
 // date reads a date field, preferring the SuiteQL TO_CHAR alias.
 func (m *mapper) date(alias, plain int) (civilDate, bool, *Error) {
-	s := m.pick(alias, plain)
-	if s.absent() {
-		return civilDate{}, false, nil
-	}
-	v, err := m.textOf(s.field(), s.val)
+	f := m.pickField(alias, plain)
+	v, err := m.text(f)
 	if err != nil || v == "" {
 		return civilDate{}, false, err
 	}
 	d, pref, ok := parseDateValue(v)
 	if !ok {
-		return civilDate{}, false, newErr(ClassInvalidDate, s.name(), quoteShort(v)+" is not a valid date (want YYYY-MM-DD)")
+		return civilDate{}, false, newErr(ClassInvalidDate, m.slot(f).name(), quoteShort(v)+" is not a valid date (want YYYY-MM-DD)")
 	}
 	if pref != "" {
-		m.notef("%s read in the date-format preference %s", s.name(), pref)
+		m.notef("%s read in the date-format preference %s", m.slot(f).name(), pref)
 	}
 	return d, true, nil
 }
 
 // clockField reads a time-of-day field, preferring the SuiteQL TO_CHAR alias.
 func (m *mapper) clockField(alias, plain int) (clock, bool, *Error) {
-	s := m.pick(alias, plain)
-	if s.absent() {
-		return clock{}, false, nil
-	}
-	v, err := m.textOf(s.field(), s.val)
+	f := m.pickField(alias, plain)
+	v, err := m.text(f)
 	if err != nil || v == "" {
 		return clock{}, false, err
 	}
 	c, pref, ok := parseTimeValue(v)
 	if !ok {
-		return clock{}, false, newErr(ClassInvalidDate, s.name(), quoteShort(v)+" is not a valid time of day (want HH:mm or HH:mm:ss)")
+		return clock{}, false, newErr(ClassInvalidDate, m.slot(f).name(), quoteShort(v)+" is not a valid time of day (want HH:mm or HH:mm:ss)")
 	}
 	if pref {
-		m.notef("%s read in a 12-hour time-format preference", s.name())
+		m.notef("%s read in a 12-hour time-format preference", m.slot(f).name())
 	}
 	return c, true, nil
 }
@@ -97,10 +93,10 @@ func (m *mapper) clockField(alias, plain int) (clock, bool, *Error) {
 // offset (REST) or, tolerated and noted, a wall-clock value read in the
 // account zone.
 func (m *mapper) timestamp(alias, plain int, what string) (time.Time, bool, *Error) {
-	if s := m.slots[alias]; !s.absent() && string(s.val) != `""` {
+	if s := m.slot(alias); !s.absent() && string(s.val) != `""` {
 		return m.instantOf(s, what, false)
 	}
-	return m.instantOf(m.slots[plain], what, true)
+	return m.instantOf(m.slot(plain), what, true)
 }
 
 func (m *mapper) resolutionNote(what string, w wallClock, zone string, res resolution, gap time.Duration) {
@@ -133,7 +129,7 @@ func (m *mapper) schedule(ev *calendarevent.Event) *Error {
 	if err != nil {
 		return err
 	}
-	sAllDay, sTimed := m.slots[fAllDay], m.slots[fTimed]
+	sAllDay, sTimed := m.slot(fAllDay), m.slot(fTimed)
 	allDay, allDaySet, err := boolOf(sAllDay.field(), sAllDay.val)
 	if err != nil {
 		return err
@@ -175,7 +171,7 @@ func (m *mapper) schedule(ev *calendarevent.Event) *Error {
 		m.notef("the event has no timezone; start and end read in the account zone %s", zone)
 	}
 	local := &m.blk.local
-	*local = calendarevent.Local{Date: date.String(), TimeZone: zone, TimeZoneSource: source}
+	*local = calendarevent.Local{Date: m.dateString(date), TimeZone: zone, TimeZoneSource: source}
 	ev.Local = local
 
 	// Instants must stay within what RFC 3339 can write, day after included.
@@ -184,9 +180,9 @@ func (m *mapper) schedule(ev *calendarevent.Event) *Error {
 	}
 	if dayOnly {
 		startW, endW := wallClock{date: date}, wallClock{date: date.next()}
-		start, res, gap := localToUTC(startW, loc)
+		start, res, gap := m.toUTC(startW, loc)
 		m.resolutionNote("start of day", startW, zone, res, gap)
-		end, res, gap := localToUTC(endW, loc)
+		end, res, gap := m.toUTC(endW, loc)
 		m.resolutionNote("end of day", endW, zone, res, gap)
 		m.blk.start, m.blk.end = start, end
 		ev.Start, ev.End = &m.blk.start, &m.blk.end
@@ -194,11 +190,11 @@ func (m *mapper) schedule(ev *calendarevent.Event) *Error {
 	}
 
 	startW := wallClock{date, st}
-	start, res, gap := localToUTC(startW, loc)
+	start, res, gap := m.toUTC(startW, loc)
 	m.resolutionNote("start", startW, zone, res, gap)
 	m.blk.start = start
 	ev.Start = &m.blk.start
-	local.StartTime = st.String()
+	local.StartTime = m.clockString(st)
 	if !hasEnd {
 		m.note("timed event without an end time; end left empty")
 		return nil
@@ -209,7 +205,7 @@ func (m *mapper) schedule(ev *calendarevent.Event) *Error {
 		m.note("endTime is not after startTime; the event ends the next day")
 	}
 	endW := wallClock{endDate, et}
-	end, res, gap := localToUTC(endW, loc)
+	end, res, gap := m.toUTC(endW, loc)
 	m.resolutionNote("end", endW, zone, res, gap)
 	if end.Before(start) {
 		// Only a start moved forward out of a DST gap past the end does this.
@@ -218,7 +214,84 @@ func (m *mapper) schedule(ev *calendarevent.Event) *Error {
 	}
 	m.blk.end = end
 	ev.End = &m.blk.end
-	local.EndTime = et.String()
-	local.EndDate = endDate.String()
+	local.EndTime = m.clockString(et)
+	local.EndDate = local.Date
+	if endDate != date {
+		local.EndDate = m.dateString(endDate)
+	}
 	return nil
+}
+
+// zoneMemo remembers, for a recycled mapper, the last zones it loaded and
+// the offset periods it found in them, so that consecutive messages of an
+// account (one account zone, a few event zones) skip the Transformer's
+// zone cache and most zone lookups. Everything in it is immutable: zone
+// names (copied, so that no event's strings are kept alive) and
+// *time.Location values from a Transformer's cache.
+type zoneMemo struct {
+	zones [2]struct {
+		t    *Transformer
+		name string
+		loc  *time.Location
+	}
+	periods  [4]offsetPeriod // most recent first
+	nperiods int
+}
+
+// load is t.zones.load through the memo.
+func (z *zoneMemo) load(t *Transformer, name string) (*time.Location, error) {
+	for _, e := range z.zones {
+		if e.t == t && e.name == name {
+			return e.loc, nil
+		}
+	}
+	loc, err := t.zones.load(name)
+	if err != nil {
+		return nil, err
+	}
+	z.zones[1] = z.zones[0]
+	z.zones[0].t, z.zones[0].name, z.zones[0].loc = t, strings.Clone(name), loc
+	return loc, nil
+}
+
+// offsetPeriod is a stretch of time, [start, end) in Unix seconds, in which
+// loc's UTC offset is off.
+type offsetPeriod struct {
+	loc        *time.Location
+	start, end int64
+	off        int64
+}
+
+// toUTC is localToUTC with the zone periods of earlier conversions cached:
+// an event's start, end and timestamps mostly fall in one period of each of
+// its zones, and then need no zone lookup. When the period of constant
+// offset around w reaches a day either side, localToUTC would find the same
+// offset everywhere it looks and take that instant; otherwise it is asked.
+func (m *mapper) toUTC(w wallClock, loc *time.Location) (time.Time, resolution, time.Duration) {
+	naive := w.unix()
+	z := &m.zc
+	for _, p := range z.periods[:z.nperiods] {
+		if p.loc == loc && p.start <= naive-86400 && naive+86400 < p.end {
+			return time.Unix(naive-p.off, 0).UTC(), resolvedExact, 0
+		}
+	}
+	t := time.Unix(naive, 0).In(loc)
+	_, off := t.Zone()
+	first, last := t.ZoneBounds()
+	p := offsetPeriod{loc: loc, start: math.MinInt64, end: math.MaxInt64, off: int64(off)}
+	if !first.IsZero() {
+		p.start = first.Unix()
+	}
+	if !last.IsZero() {
+		p.end = last.Unix()
+	}
+	if z.nperiods < len(z.periods) {
+		z.nperiods++
+	}
+	copy(z.periods[1:z.nperiods], z.periods[:z.nperiods-1])
+	z.periods[0] = p
+	if p.start <= naive-86400 && naive+86400 < p.end {
+		return time.Unix(naive-p.off, 0).UTC(), resolvedExact, 0
+	}
+	return localToUTC(w, loc)
 }

@@ -16,6 +16,9 @@ type row struct {
 	list string
 	idx  int
 	val  []byte
+	// mem are the row's members when decodeEnvelope split it (split true).
+	mem   span
+	split bool
 }
 
 func (r row) f() field              { return field{list: r.list, idx: r.idx} }
@@ -27,12 +30,12 @@ func (r row) sub(name string) field { return field{list: r.list, idx: r.idx, sub
 // Otherwise the envelope's rows are used when the extractor fetched them.
 // known is false when the list was not extracted at all; a REST sublist that
 // is only a link ({links: [...]}) was not.
-func (m *mapper) sublistRows(f int, env []json.RawMessage, envName string) (rows []row, known bool, err *Error) {
-	s := m.slots[f]
+func (m *mapper) sublistRows(f, list int, env []json.RawMessage, envName string) (rows []row, known bool, err *Error) {
+	s := m.slot(f)
 	if !s.absent() {
 		if kindOf(s.val) != kindObject {
 			// Not a sublist (a SuiteQL column of that name?): keep it verbatim.
-			m.extra = append(m.extra, s)
+			m.extra = append(m.extra, m.idx[f]-1)
 		} else if items, ok, err := m.expandedItems(s); err != nil {
 			return nil, false, err
 		} else if ok {
@@ -48,9 +51,14 @@ func (m *mapper) sublistRows(f int, env []json.RawMessage, envName string) (rows
 		}
 		m.notef("%s rows present although attendees_fetched is false; used them", envName)
 	}
-	rows = make([]row, len(env))
+	rows = m.rowBuf[:0]
+	spans := m.envRows[list]
 	for i, r := range env {
-		rows[i] = row{envName, i, trimValue(r)}
+		rw := row{list: envName, idx: i, val: trimValue(r)}
+		if i < len(spans) {
+			rw.mem, rw.split = spans[i], true
+		}
+		rows = append(rows, rw)
 	}
 	return rows, true, nil
 }
@@ -59,6 +67,8 @@ func (m *mapper) sublistRows(f int, env []json.RawMessage, envName string) (rows
 // a link-only sublist.
 func (m *mapper) expandedItems(s slot) (rows []row, ok bool, err *Error) {
 	name := s.name()
+	list := name + ".items"
+	rows = m.rowBuf[:0]
 	it, _ := newObjIter(s.val)
 	var buf [16]byte
 	for {
@@ -81,7 +91,7 @@ func (m *mapper) expandedItems(s slot) (rows []row, ok bool, err *Error) {
 				if !more {
 					break
 				}
-				rows = append(rows, row{name + ".items", len(rows), e})
+				rows = append(rows, row{list: list, idx: len(rows), val: e})
 			}
 		case "hasmore":
 			if more, set, _ := boolOf(field{}, v); set && more {
@@ -99,8 +109,8 @@ type rowReader struct {
 }
 
 // belongs checks a row's calendarevent column against the event id.
-func (m *mapper) belongs(f field, v []byte) *Error {
-	id, _, _, problem := m.refParts(v)
+func (m *mapper) belongs(f field, s slot) *Error {
+	id, _, _, problem := m.slotRef(s)
 	if problem != "" {
 		return newErr(ClassWrongType, f.String(), problem)
 	}
@@ -114,11 +124,16 @@ func (m *mapper) belongs(f field, v []byte) *Error {
 // entity id (numerically when both are numbers), then attendance, response,
 // name, type. Rows that are exact duplicates are kept once.
 func (m *mapper) attendees() ([]calendarevent.Attendee, *Error) {
-	rows, known, err := m.sublistRows(fAttendee, m.raw.Attendees, "attendees")
+	rows, known, err := m.sublistRows(fAttendee, listAttendees, m.raw.Attendees, "attendees")
 	if err != nil || !known {
 		return nil, err
 	}
-	out := make([]calendarevent.Attendee, 0, len(rows))
+	var out []calendarevent.Attendee
+	if len(rows) <= len(m.blk.attendees) {
+		out = m.blk.attendees[:0:len(rows)]
+	} else {
+		out = make([]calendarevent.Attendee, 0, len(rows))
+	}
 	var unmapped []string
 	for _, r := range rows {
 		a, extra, err := m.attendee(r)
@@ -140,54 +155,65 @@ func (m *mapper) attendees() ([]calendarevent.Attendee, *Error) {
 func (m *mapper) attendee(r row) (calendarevent.Attendee, []string, *Error) {
 	var a calendarevent.Attendee
 	var extra []string
-	it, ok := newObjIter(r.val)
-	if !ok {
+	if kindOf(r.val) != kindObject {
 		return a, nil, wrongType(r.f(), r.val, "an object")
 	}
 	var aliasName, rowName string
-	var buf [32]byte
-	for {
-		k, v, more := it.next()
-		if !more {
-			break
+	// Split rows are read from m.members, others (rows of an expanded REST
+	// sublist, or of a Raw the caller built) with an iterator.
+	it, _ := newObjIter(r.val)
+	for j := r.mem.lo; ; j++ {
+		var mb slot
+		if r.split {
+			if j >= r.mem.hi {
+				break
+			}
+			mb = m.member(j)
+		} else {
+			k, v, more := it.next()
+			if !more {
+				break
+			}
+			mb = slot{key: k, val: v}
 		}
+		k, v := mb.key, mb.val
 		if kindOf(v) == kindNull {
 			continue
 		}
-		switch string(lowerKey(buf[:0], k)) {
-		case "attendee":
-			id, name, typ, problem := m.refParts(v)
+		switch rowColumn(k) {
+		case colAttendee:
+			id, name, typ, problem := m.slotRef(mb)
 			if problem != "" {
 				return a, nil, newErr(ClassWrongType, r.at(k).String(), problem)
 			}
 			a.Entity = calendarevent.Ref{ID: id, Name: name, Type: typ}
-		case "ns_attendee_name":
+		case colAttendeeName:
 			var err *Error
-			if aliasName, err = m.textOf(r.at(k), v); err != nil {
+			if aliasName, err = m.slotText(r.at(k), mb); err != nil {
 				return a, nil, err
 			}
-		case "refname":
+		case colRefName:
 			var err *Error
-			if rowName, err = m.textOf(r.at(k), v); err != nil {
+			if rowName, err = m.slotText(r.at(k), mb); err != nil {
 				return a, nil, err
 			}
-		case "attendance":
-			id, _, _, problem := m.refParts(v)
+		case colAttendance:
+			id, _, _, problem := m.slotRef(mb)
 			if problem != "" {
 				return a, nil, newErr(ClassWrongType, r.at(k).String(), problem)
 			}
 			a.Attendance = id
-		case "response":
-			id, _, _, problem := m.refParts(v)
+		case colResponse:
+			id, _, _, problem := m.slotRef(mb)
 			if problem != "" {
 				return a, nil, newErr(ClassWrongType, r.at(k).String(), problem)
 			}
 			a.Response = id
-		case "calendarevent":
-			if err := m.belongs(r.at(k), v); err != nil {
+		case colCalendarEvent:
+			if err := m.belongs(r.at(k), mb); err != nil {
 				return a, nil, err
 			}
-		case "links":
+		case colLinks:
 		default:
 			extra = append(extra, decodeString(k))
 		}
@@ -206,11 +232,16 @@ func (m *mapper) attendee(r row) (calendarevent.Attendee, []string, *Error) {
 
 // resources reads the resource list like attendees, sorted by id, name, type.
 func (m *mapper) resources() ([]calendarevent.Ref, *Error) {
-	rows, known, err := m.sublistRows(fResource, m.raw.Resources, "resources")
+	rows, known, err := m.sublistRows(fResource, listResources, m.raw.Resources, "resources")
 	if err != nil || !known {
 		return nil, err
 	}
-	out := make([]calendarevent.Ref, 0, len(rows))
+	var out []calendarevent.Ref
+	if len(rows) <= len(m.blk.resources) {
+		out = m.blk.resources[:0:len(rows)]
+	} else {
+		out = make([]calendarevent.Ref, 0, len(rows))
+	}
 	var unmapped []string
 	for _, r := range rows {
 		ref, extra, err := m.resource(r)
@@ -235,49 +266,60 @@ func (m *mapper) resources() ([]calendarevent.Ref, *Error) {
 func (m *mapper) resource(r row) (calendarevent.Ref, []string, *Error) {
 	var ref, self calendarevent.Ref
 	var extra []string
-	it, ok := newObjIter(r.val)
-	if !ok {
+	if kindOf(r.val) != kindObject {
 		return ref, nil, wrongType(r.f(), r.val, "an object")
 	}
 	var aliasName string
-	var buf [32]byte
-	for {
-		k, v, more := it.next()
-		if !more {
-			break
+	// Split rows are read from m.members, others (rows of an expanded REST
+	// sublist, or of a Raw the caller built) with an iterator.
+	it, _ := newObjIter(r.val)
+	for j := r.mem.lo; ; j++ {
+		var mb slot
+		if r.split {
+			if j >= r.mem.hi {
+				break
+			}
+			mb = m.member(j)
+		} else {
+			k, v, more := it.next()
+			if !more {
+				break
+			}
+			mb = slot{key: k, val: v}
 		}
+		k, v := mb.key, mb.val
 		if kindOf(v) == kindNull {
 			continue
 		}
-		switch string(lowerKey(buf[:0], k)) {
-		case "resource":
-			id, name, typ, problem := m.refParts(v)
+		switch rowColumn(k) {
+		case colResource:
+			id, name, typ, problem := m.slotRef(mb)
 			if problem != "" {
 				return ref, nil, newErr(ClassWrongType, r.at(k).String(), problem)
 			}
 			ref = calendarevent.Ref{ID: id, Name: name, Type: typ}
-		case "ns_resource_name":
-			s, err := m.textOf(r.at(k), v)
+		case colResourceName:
+			s, err := m.slotText(r.at(k), mb)
 			if err != nil {
 				return ref, nil, err
 			}
 			aliasName = s
-		case "id":
-			id, ok := m.idOf(v)
+		case colID:
+			id, ok := m.slotID(mb)
 			if !ok {
 				return ref, nil, wrongType(r.at(k), v, "a string")
 			}
 			self.ID = id
-		case "refname":
-			s, err := m.textOf(r.at(k), v)
+		case colRefName:
+			s, err := m.slotText(r.at(k), mb)
 			if err != nil {
 				return ref, nil, err
 			}
 			self.Name = s
-		case "links":
+		case colLinks:
 			self.Type = m.linkRecordType(v)
-		case "calendarevent":
-			if err := m.belongs(r.at(k), v); err != nil {
+		case colCalendarEvent:
+			if err := m.belongs(r.at(k), mb); err != nil {
 				return ref, nil, err
 			}
 		default:

@@ -14,21 +14,33 @@ type civilDate struct{ y, m, d int }
 // clock is a wall-clock time of day.
 type clock struct{ h, m, s int }
 
-func (d civilDate) String() string {
+func (d civilDate) String() string { b := d.text(); return string(b[:]) }
+
+func (c clock) String() string { b := c.text(); return string(b[:]) }
+
+// text is d as YYYY-MM-DD.
+func (d civilDate) text() [10]byte {
 	b := [10]byte{'0', '0', '0', '0', '-', '0', '0', '-', '0', '0'}
 	put(b[0:4], d.y)
 	put(b[5:7], d.m)
 	put(b[8:10], d.d)
-	return string(b[:])
+	return b
 }
 
-func (c clock) String() string {
+// text is c as HH:MM:SS.
+func (c clock) text() [8]byte {
 	b := [8]byte{'0', '0', ':', '0', '0', ':', '0', '0'}
 	put(b[0:2], c.h)
 	put(b[3:5], c.m)
 	put(b[6:8], c.s)
-	return string(b[:])
+	return b
 }
+
+// dateString is d.String with the string in the decoder's arena.
+func (d *decoder) dateString(c civilDate) string { b := c.text(); return d.arena.copy(b[:]) }
+
+// clockString is c.String with the string in the decoder's arena.
+func (d *decoder) clockString(c clock) string { b := c.text(); return d.arena.copy(b[:]) }
 
 // put writes v as len(b) decimal digits, zero-padded (v is in range).
 func put(b []byte, v int) {
@@ -273,6 +285,11 @@ type wallClock struct {
 
 func (w wallClock) String() string { return w.date.String() + " " + w.clk.String() }
 
+// unix returns w read as UTC, in Unix seconds.
+func (w wallClock) unix() int64 {
+	return time.Date(w.date.y, time.Month(w.date.m), w.date.d, w.clk.h, w.clk.m, w.clk.s, 0, time.UTC).Unix()
+}
+
 // parseWallClock parses "YYYY-MM-DD HH:MM:SS" (the TO_CHAR aliases; a "T"
 // separator and a missing seconds part are tolerated), else a preference
 // date followed by a preference time ("3/2/2024 9:15 am").
@@ -336,7 +353,7 @@ const (
 // overlap resolves to the earlier of its two instants. time.Date leaves both
 // cases unspecified, so the offsets are worked out here.
 func localToUTC(w wallClock, loc *time.Location) (time.Time, resolution, time.Duration) {
-	naive := time.Date(w.date.y, time.Month(w.date.m), w.date.d, w.clk.h, w.clk.m, w.clk.s, 0, time.UTC).Unix()
+	naive := w.unix()
 	offsetAt := func(unix int64) int64 {
 		_, off := time.Unix(unix, 0).In(loc).Zone()
 		return int64(off)

@@ -12,13 +12,10 @@ import (
 // describe the deletion, not the event, and name repeats the title.
 func (m *mapper) tombstone() (*calendarevent.Event, error) {
 	var id, typ, nsDeleted, deletedDate slot
-	it := m.recordIter()
 	var buf [32]byte
-	for {
-		k, v, ok := it.next()
-		if !ok {
-			break
-		}
+	for j := m.rec.lo; j < m.rec.hi; j++ {
+		mb := m.member(j)
+		k := mb.key
 		var dst *slot
 		switch string(lowerKey(buf[:0], k)) {
 		case "recordid":
@@ -35,16 +32,12 @@ func (m *mapper) tombstone() (*calendarevent.Event, error) {
 		if dst.key != nil {
 			return nil, newErr(ClassInvalidRecord, decodeString(k), "appears more than once (keys are matched case-insensitively)")
 		}
-		*dst = slot{k, v}
+		*dst = mb
 	}
-	if it.err != nil {
-		return nil, newErr(ClassMalformedJSON, "record", "not valid JSON")
-	}
-
 	if id.absent() {
 		return nil, newErr(ClassInvalidRecord, "recordid", "missing (recordid is required)")
 	}
-	rid, ok := m.idOf(id.val)
+	rid, ok := m.slotID(id)
 	if !ok {
 		return nil, wrongType(id.field(), id.val, "a string")
 	}
@@ -52,7 +45,7 @@ func (m *mapper) tombstone() (*calendarevent.Event, error) {
 		return nil, newErr(ClassInvalidRecord, id.name(), quoteShort(rid)+" does not match the envelope's record_id "+quoteShort(m.raw.RecordID))
 	}
 	if !typ.absent() {
-		t, err := m.textOf(typ.field(), typ.val)
+		t, err := m.slotText(typ.field(), typ)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +84,7 @@ func (m *mapper) instantOf(s slot, what string, noteSource bool) (time.Time, boo
 	if s.absent() {
 		return time.Time{}, false, nil
 	}
-	v, err := m.textOf(s.field(), s.val)
+	v, err := m.slotText(s.field(), s)
 	if err != nil || v == "" {
 		return time.Time{}, false, err
 	}
@@ -116,7 +109,7 @@ func (m *mapper) instantOf(s slot, what string, noteSource bool) (time.Time, boo
 			m.notef("%s has no UTC offset; read in the account zone %s", s.name(), zone)
 		}
 	}
-	t, res, gap := localToUTC(w, loc)
+	t, res, gap := m.toUTC(w, loc)
 	if !inRange(t) {
 		return time.Time{}, false, newErr(ClassInvalidDate, s.name(), quoteShort(v)+" is outside the years 0001-9999")
 	}

@@ -56,19 +56,21 @@ func (t *Transformer) TransformBytes(payload []byte, meta Meta) (*calendarevent.
 	if err := checkRawSchema(meta.RawSchema); err != nil {
 		return nil, err
 	}
-	d := newDecoder(payload)
-	if raw, ok := decodeRawFast(payload, &d); ok {
-		ev, err := t.transform(raw, meta, validateRecord, d)
-		if err == nil {
+	m := newMapper(t, newDecoder(payload))
+	defer func() { m.free() }()
+	if m.decodeEnvelope(payload) {
+		if ev, err := m.run(&m.rawBuf, meta, split); err == nil {
 			return ev, nil
 		}
-		// The record may not be valid JSON: let the standard decoder judge.
+		// Let the standard decoder judge what the fast path did not take.
 	}
 	raw, err := calendarevent.DecodeRaw(payload)
 	if err != nil {
 		return nil, classifyDecode(err)
 	}
-	return t.transform(raw, meta, validated, newDecoder(raw.Record))
+	m.free()
+	m = newMapper(t, newDecoder(raw.Record))
+	return m.run(raw, meta, validated)
 }
 
 // Transform maps one raw message to a canonical event. It never panics; every
@@ -81,7 +83,9 @@ func (t *Transformer) Transform(raw *calendarevent.Raw, meta Meta) (*calendareve
 	if raw != nil {
 		d = newDecoder(raw.Record)
 	}
-	return t.transform(raw, meta, validateAll, d)
+	m := newMapper(t, d)
+	defer m.free()
+	return m.run(raw, meta, validateAll)
 }
 
 // validation says what of a Raw is known to be valid JSON.
@@ -90,16 +94,15 @@ type validation int
 const (
 	// validateAll: nothing (a Raw built by the caller).
 	validateAll validation = iota
-	// validateRecord: all but Record, which the mapping validates as it
-	// reads it (decodeRawFast).
-	validateRecord
 	// validated: everything (calendarevent.DecodeRaw).
 	validated
+	// split: everything, and the record and the envelope's sublist rows
+	// are split into members already (decodeEnvelope).
+	split
 )
 
-// transform does the work; v says what is known to be valid JSON, d decodes
-// string literals (see decoder).
-func (t *Transformer) transform(raw *calendarevent.Raw, meta Meta, v validation, d decoder) (*calendarevent.Event, error) {
+// run does the work; v says what is known of raw (see validation).
+func (m *mapper) run(raw *calendarevent.Raw, meta Meta, v validation) (*calendarevent.Event, error) {
 	if raw == nil {
 		return nil, newErr(ClassInvalidRecord, "", "raw message is nil")
 	}
@@ -109,7 +112,7 @@ func (t *Transformer) transform(raw *calendarevent.Raw, meta Meta, v validation,
 	if !inRange(raw.ExtractedAt) {
 		return nil, newErr(ClassInvalidDate, "extracted_at", "outside the years 0001-9999")
 	}
-	m := mapper{decoder: d, t: t, raw: raw, meta: meta}
+	m.raw, m.meta = raw, meta
 	if err := m.prepare(v); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 type slot struct {
 	key []byte // the key literal, quotes included
 	val []byte // the value; nil when the member is absent
+	j   int32  // index+1 of the member in mapper.members; 0 for none
 }
 
 // absent reports whether the member is missing or null: NetSuite omits empty
@@ -63,11 +64,7 @@ func (f field) String() string {
 // appended to dst. The result must not be kept.
 func lowerKey(dst, key []byte) []byte {
 	inner := key[1 : len(key)-1]
-	i := 0
-	for i < len(inner) && (inner[i] < 'A' || inner[i] > 'Z') && inner[i] != '\\' {
-		i++
-	}
-	if i == len(inner) {
+	if !upperOrEscaped(key) { // the quotes are neither
 		return inner
 	}
 	if bytes.IndexByte(inner, '\\') >= 0 {
@@ -82,19 +79,68 @@ func lowerKey(dst, key []byte) []byte {
 	return dst
 }
 
+// upperOrEscaped reports whether s may hold an upper-case ASCII letter or
+// a backslash, eight bytes at a time, the last word overlapping the one
+// before (a non-ASCII byte may give a false alarm, which only costs the
+// slow path).
+func upperOrEscaped(s []byte) bool {
+	if len(s) < 8 {
+		for _, c := range s {
+			if c >= 'A' && c <= 'Z' || c == '\\' {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i+8 <= len(s); i += 8 {
+		if upperOrBackslash(le64(s, i)) {
+			return true
+		}
+	}
+	return upperOrBackslash(le64(s, len(s)-8))
+}
+
+// upperOrBackslash reports whether some byte of w is '\\' or, for the
+// seven low bits of each byte, 'A' to 'Z' (adding to the bytes with their
+// high bits cleared cannot carry).
+func upperOrBackslash(w uint64) bool {
+	a := w &^ highs
+	return ((a+(0x80-'A')*ones)&^(a+(0x80-'Z'-1)*ones)&highs)|hasZeroByte(w^('\\'*ones)) != 0
+}
+
 func wrongType(f field, val []byte, want string) *Error {
 	return newErr(ClassWrongType, f.String(), "want "+want+", got "+kindName(kindOf(val)))
 }
 
-// textOf reads a string value; absent is "".
-func (d *decoder) textOf(f field, val []byte) (string, *Error) {
-	switch kindOf(val) {
+// slotText reads the value of s as a string (see mapper.lit); absent and
+// null are "".
+func (m *mapper) slotText(f field, s slot) (string, *Error) {
+	switch kindOf(s.val) {
 	case kindInvalid, kindNull:
 		return "", nil
 	case kindString:
-		return d.str(val), nil
+		return m.lit(s), nil
 	}
-	return "", wrongType(f, val, "a string")
+	return "", wrongType(f, s.val, "a string")
+}
+
+// slotID reads the value of s as an internal id (see decoder.idOf).
+func (m *mapper) slotID(s slot) (string, bool) {
+	switch kindOf(s.val) {
+	case kindString, kindNumber:
+		return m.lit(s), true
+	}
+	return "", false
+}
+
+// slotRef reads the value of s as a reference or enum (see
+// decoder.refParts).
+func (m *mapper) slotRef(s slot) (id, name, typ, problem string) {
+	switch kindOf(s.val) {
+	case kindString, kindNumber:
+		return m.lit(s), "", "", ""
+	}
+	return m.refParts(s.val)
 }
 
 // idOf reads an internal id: a string or, tolerated, a JSON number.
@@ -103,7 +149,7 @@ func (d *decoder) idOf(val []byte) (string, bool) {
 	case kindString:
 		return d.str(val), true
 	case kindNumber:
-		return string(val), true
+		return d.arena.copy(val), true
 	}
 	return "", false
 }
@@ -118,7 +164,7 @@ func (d *decoder) refParts(val []byte) (id, name, typ, problem string) {
 	case kindString:
 		return d.str(val), "", "", ""
 	case kindNumber:
-		return string(val), "", "", ""
+		return d.arena.copy(val), "", "", ""
 	case kindObject:
 	default:
 		return "", "", "", "want an id or an {id, refName} object, got " + kindName(kindOf(val))
@@ -295,15 +341,15 @@ func boolOf(f field, val []byte) (v, set bool, err *Error) {
 
 // minutesOf reads a whole, non-negative number of minutes: a JSON number, a
 // string, or an enum object whose id is the number (REST reminderMinutes).
-func (d *decoder) minutesOf(f field, val []byte) (*int, *Error) {
+func (m *mapper) minutesOf(f field, sl slot) (*int, *Error) {
 	var s string
-	switch kindOf(val) {
+	switch val := sl.val; kindOf(val) {
 	case kindInvalid, kindNull:
 		return nil, nil
 	case kindNumber:
-		s = string(val)
+		s = m.lit(sl)
 	case kindString, kindObject:
-		id, _, _, problem := d.refParts(val)
+		id, _, _, problem := m.slotRef(sl)
 		if problem != "" {
 			return nil, newErr(ClassWrongType, f.String(), problem)
 		}
@@ -327,19 +373,20 @@ func (d *decoder) minutesOf(f field, val []byte) (*int, *Error) {
 // string. REST values keep their JSON type; a reference object becomes a
 // Ref, an array of reference objects a []Ref, any other object or array is
 // kept verbatim. Empty strings and nulls are absent (ok false).
-func (d *decoder) customValue(val []byte, suiteql bool) (v any, ok bool) {
-	switch kindOf(val) {
+func (m *mapper) customValue(sl slot, suiteql bool) (v any, ok bool) {
+	switch val := sl.val; kindOf(val) {
 	case kindNull, kindInvalid:
 		return nil, false
 	case kindBool:
 		return val[0] == 't', true
 	case kindNumber:
-		if !finite(string(val)) {
-			return string(val), true // 1e999 would break every float64 reader
+		n := m.lit(sl)
+		if !finite(n) {
+			return n, true // 1e999 would break every float64 reader
 		}
-		return jsonNumber(string(val)), true
+		return jsonNumber(n), true
 	case kindString:
-		s := d.str(val)
+		s := m.lit(sl)
 		switch {
 		case s == "":
 			return nil, false
@@ -355,22 +402,35 @@ func (d *decoder) customValue(val []byte, suiteql bool) (v any, ok bool) {
 		return s, true
 	case kindObject:
 		if isRefObject(val) {
-			id, name, typ, _ := d.refParts(val)
+			id, name, typ, _ := m.refParts(val)
 			return calendarevent.Ref{ID: id, Name: name, Type: typ}, true
 		}
 	case kindArray:
-		if refs, ok := d.refArray(val); ok {
+		if refs, ok := m.refArray(val); ok {
 			return refs, true
 		}
 	}
-	return compactCopy(val), true
+	return compactCopy(sl.val), true
 }
 
 // finite reports whether the JSON number s fits a float64, which is how
 // consumers decoding into any will read it.
 func finite(s string) bool {
+	if len(s) <= 15 && !hasExponent(s) {
+		return true // below 1e15 in magnitude
+	}
 	_, err := strconv.ParseFloat(s, 64)
 	return err == nil
+}
+
+// hasExponent reports whether the number s has an exponent part.
+func hasExponent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 'e' || s[i] == 'E' {
+			return true
+		}
+	}
+	return false
 }
 
 // refArray reads a non-empty array whose elements are all reference objects.
