@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -97,10 +95,6 @@ func (b *runner) replayInto(ctx context.Context, env pipeline.Env, sinkURL strin
 		return ReplayRun{}, fmt.Errorf("loader defaults: %w", err)
 	}
 	cfg.Sink = sinkURL
-	if v := os.Getenv("NSBENCH_BATCH"); v != "" { // TEMP experiment
-		cfg.BatchSize, _ = strconv.Atoi(v)
-		cfg.MaxInFlight = 2 * cfg.BatchSize
-	}
 	name := sink.Name(sinkURL)
 	consumer := broker.LoaderConsumer(name)
 	// A replay is a new durable from the first message (as `nsflow replay`).

@@ -163,7 +163,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	sub := &subscription{
 		s:        s,
 		topic:    topic,
-		out:      make(chan *message.Message),
+		out:      make(chan *message.Message, min(s.cfg.MaxInFlight, outBuffer)),
 		sem:      make(chan struct{}, s.cfg.MaxInFlight),
 		closing:  make(chan struct{}),
 		hardStop: make(chan struct{}),
@@ -238,6 +238,13 @@ func (s *Subscriber) Close() error {
 	wg.Wait()
 	return nil
 }
+
+// outBuffer is how many messages onMessage may queue for the router before
+// it waits for the router to take one. Through an unbuffered channel, nats.go's
+// delivery goroutine and Watermill's (which takes each message on to the
+// handler goroutine) wake each other for every message; with a few messages of
+// slack each runs for several in a row.
+const outBuffer = 64
 
 type subscription struct {
 	s      *Subscriber
@@ -425,6 +432,17 @@ func (sub *subscription) close() {
 		sub.mu.Lock()
 		sub.stopped = true
 		sub.mu.Unlock()
+		// onMessage hands nothing more to out. What waits in its buffer has
+		// not reached the handler: nack it, so it is redelivered at once
+		// (the watcher naks it) rather than when the router gets to it.
+		for drained := false; !drained; {
+			select {
+			case wm := <-sub.out:
+				wm.Nack()
+			default:
+				drained = true
+			}
+		}
 		if sub.cc != nil {
 			// Drain (not Stop): messages the client has already pulled are
 			// handed to onMessage, which naks them now, so they are
@@ -472,7 +490,9 @@ func (sub *subscription) toWatermill(jm jetstream.Msg) *message.Message {
 		uuid = watermill.NewUUID()
 	}
 	md[MetaSubject] = jm.Subject()
-	if meta, err := jm.Metadata(); err == nil {
+	if stream, delivered, seq, ok := ackReplyFields(jm.Reply()); ok {
+		md[MetaStream], md[MetaStreamSeq], md[MetaDelivered] = stream, seq, delivered
+	} else if meta, err := jm.Metadata(); err == nil {
 		md[MetaStream] = meta.Stream
 		md[MetaStreamSeq] = strconv.FormatUint(meta.Sequence.Stream, 10)
 		md[MetaDelivered] = strconv.FormatUint(meta.NumDelivered, 10)
@@ -480,4 +500,55 @@ func (sub *subscription) toWatermill(jm jetstream.Msg) *message.Message {
 	wm := message.NewMessage(uuid, jm.Data())
 	wm.Metadata = md
 	return wm
+}
+
+// ackReplyFields returns the stream name, delivery count and stream
+// sequence a JetStream ack subject carries, as substrings of reply (no
+// allocation, unlike jetstream.Msg.Metadata and formatting its numbers
+// again): "$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>",
+// or with "<domain>.<account hash>." before the stream and possibly more
+// tokens after pending. ok is false for anything else.
+func ackReplyFields(reply string) (stream, delivered, streamSeq string, ok bool) {
+	rest, found := strings.CutPrefix(reply, "$JS.ACK.")
+	if !found {
+		return "", "", "", false
+	}
+	var tokens [9]string // up to pending, after $JS.ACK.
+	n := 0
+	for n < len(tokens) {
+		tok, after, more := strings.Cut(rest, ".")
+		tokens[n] = tok
+		n++
+		if !more {
+			rest = ""
+			break
+		}
+		rest = after
+	}
+	var at int // index of the stream token
+	switch {
+	case n == 7 && rest == "": // exactly the old 9-token form
+		at = 0
+	case n == 9: // the domain form (11 or more tokens)
+		at = 2
+	default:
+		return "", "", "", false
+	}
+	stream, delivered, streamSeq = tokens[at], tokens[at+2], tokens[at+3]
+	if stream == "" || !isDigits(delivered) || !isDigits(streamSeq) {
+		return "", "", "", false
+	}
+	return stream, delivered, streamSeq, true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -284,10 +284,14 @@ type Transformer struct {
 type Loader struct {
 	Common
 	// Sink is the sink URL: sqlite:PATH, postgres://…, jsonl:PATH|-, aep:.
-	Sink        string        `env:"NSFLOW_SINK" envDefault:"sqlite:./data/events.db"`
-	BatchSize   int           `env:"NSFLOW_BATCH_SIZE" envDefault:"1000"`
-	BatchWait   time.Duration `env:"NSFLOW_BATCH_WAIT" envDefault:"50ms"`
-	MaxInFlight int           `env:"NSFLOW_MAX_IN_FLIGHT" envDefault:"2048"`
+	Sink      string        `env:"NSFLOW_SINK" envDefault:"sqlite:./data/events.db"`
+	BatchSize int           `env:"NSFLOW_BATCH_SIZE" envDefault:"1000"`
+	BatchWait time.Duration `env:"NSFLOW_BATCH_WAIT" envDefault:"50ms"`
+	// MaxInFlight is how many messages the loader holds unacked at once; 0
+	// (the default) means three batches (loader.MinInFlight): the two the
+	// writers hold and a whole one filling meanwhile, so the sink never
+	// waits for the window to refill.
+	MaxInFlight int `env:"NSFLOW_MAX_IN_FLIGHT" envDefault:"0"`
 	// SinkDeletes is delete (remove the row, keep a tombstone) or mark (deleted=true).
 	SinkDeletes string `env:"NSFLOW_SINK_DELETES" envDefault:"delete"`
 	// AEP configures the aep: sink (Adobe Experience Platform streaming ingestion).
@@ -343,6 +347,9 @@ func (c Loader) Validate() error {
 	}
 	if c.SinkDeletes != "delete" && c.SinkDeletes != "mark" {
 		return fmt.Errorf("NSFLOW_SINK_DELETES=%q: want delete or mark", c.SinkDeletes)
+	}
+	if c.MaxInFlight < 0 {
+		return fmt.Errorf("NSFLOW_MAX_IN_FLIGHT=%d: want 0 (three batches) or more", c.MaxInFlight)
 	}
 	return nil
 }

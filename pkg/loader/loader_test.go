@@ -189,3 +189,39 @@ func TestStopFlushesPending(t *testing.T) {
 		t.Fatal("pending event not in the sink after Stop")
 	}
 }
+
+// TestUndecodableEventDoesNotFailItsBatch: events are decoded in the writer,
+// batch by batch; one that does not decode fails alone (permanently, to be
+// dead-lettered) and the rest of its batch commits.
+func TestUndecodableEventDoesNotFailItsBatch(t *testing.T) {
+	t.Parallel()
+	st, mem := start(t, Config{BatchSize: 8, BatchWait: time.Hour})
+	evs := sinktest.Batch("A", "d", 7, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 1)
+	msgs := make([]*message.Message, 0, 8)
+	for _, e := range evs {
+		msgs = append(msgs, msgFor(t, e))
+	}
+	msgs = append(msgs, message.NewMessage("bad", []byte(`{"schema":"netsuite.calendarevent/v7"}`)))
+	errs := handleAll(st, msgs)
+	for i, err := range errs[:7] {
+		if err != nil {
+			t.Errorf("good event %d: %v", i, err)
+		}
+	}
+	if err := errs[7]; !broker.IsPermanent(err) || broker.ErrorClass(err) != "invalid_event" {
+		t.Errorf("undecodable event: err = %v, want a permanent invalid_event error", err)
+	}
+	if mem.Len() != 7 || len(mem.Writes()) != 1 {
+		t.Fatalf("sink holds %d rows in %d writes, want the 7 good ones in one", mem.Len(), len(mem.Writes()))
+	}
+}
+
+func TestMinInFlightHoldsAFillingBatchBesidesTheWriters(t *testing.T) {
+	t.Parallel()
+	if got := MinInFlight(0, 0); got != (DefaultWriters+1)*DefaultBatchSize {
+		t.Errorf("MinInFlight(0, 0) = %d", got)
+	}
+	if got := MinInFlight(500, 3); got != 2000 {
+		t.Errorf("MinInFlight(500, 3) = %d, want 2000", got)
+	}
+}

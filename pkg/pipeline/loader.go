@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -49,18 +50,19 @@ func NewLoader(ctx context.Context, env Env, cfg config.Loader) (*Loader, error)
 // (the loader owns it and closes it when Run returns).
 func NewLoaderWithSink(env Env, cfg config.Loader, name string, s sink.Sink) (*Loader, error) {
 	log := env.Log.With("stage", "loader", "sink", name)
-	st, err := loader.New(loader.Config{SinkName: name, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Logger: log}, s)
+	st, err := loader.New(loader.Config{SinkName: name, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Writers: loader.DefaultWriters, Logger: log}, s)
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
+	inFlight := inFlightWindow(log, cfg)
 	pub, err := broker.NewPublisher(env.JS, broker.PublisherConfig{Logger: log})
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	sub, err := broker.NewSubscriber(env.JS, broker.SubscriberConfig{
-		MaxInFlight: cfg.MaxInFlight, Logger: log, CloseTimeout: cfg.ShutdownTimeout,
+		MaxInFlight: inFlight, Logger: log, CloseTimeout: cfg.ShutdownTimeout,
 		ProgressInterval: progressInterval(cfg.Topology.Consumer.AckWait),
 	})
 	if err != nil {
@@ -102,6 +104,27 @@ func NewLoaderWithSink(env Env, cfg config.Loader, name string, s sink.Sink) (*L
 		return s.Ping(ctx)
 	})
 	return &Loader{Stage: st, Sink: s, SinkName: name, router: r, sweeper: broker.NewSweeper(env.JS, pub, log)}, nil
+}
+
+// inFlightWindow is the loader's subscription window: cfg.MaxInFlight, or
+// when 0 loader.MinInFlight (three batches with the default two writers). A
+// window of only the writers' batches starves the sink: after each commit it
+// waits for acks, pulls and the router to refill a whole batch, which takes
+// about as long as the commit it could have overlapped.
+func inFlightWindow(log *slog.Logger, cfg config.Loader) int {
+	least := loader.MinInFlight(cfg.BatchSize, loader.DefaultWriters)
+	n := cfg.MaxInFlight
+	if n <= 0 {
+		n = least
+	} else if n < least {
+		log.Warn("the loader's in-flight window (NSFLOW_MAX_IN_FLIGHT) holds fewer than three batches: the sink will wait for it to refill after each commit",
+			"max_in_flight", n, "batch_size", cfg.BatchSize, "suggested", least)
+	}
+	if limit := cfg.Topology.Consumer.MaxAckPending; limit > 0 && limit < n {
+		log.Warn("NSFLOW_CONSUMER_MAX_ACK_PENDING is below the loader's in-flight window: the server caps it",
+			"max_ack_pending", limit, "max_in_flight", n)
+	}
+	return n
 }
 
 func progressInterval(ackWait time.Duration) time.Duration {

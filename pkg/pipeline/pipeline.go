@@ -11,12 +11,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nsflow/nsflow/pkg/broker"
 	"github.com/nsflow/nsflow/pkg/ops"
 )
 
@@ -54,9 +54,10 @@ func natsCheck(nc *nats.Conn) ops.Check {
 
 // newRouter returns a Watermill router with the pipeline's settings.
 func newRouter(log *slog.Logger, closeTimeout time.Duration) (*message.Router, error) {
-	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: closeTimeout}, watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{
-		slog.LevelInfo: slog.LevelDebug, // the router's per-handler lifecycle chatter
-	}))
+	// broker.RouterLogger demotes the router's per-handler lifecycle chatter
+	// to Debug and makes disabled levels free: the router logs at Trace
+	// twice per message.
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: closeTimeout}, broker.RouterLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("new router: %w", err)
 	}

@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg config.Standalone, opt Options) (Summary, erro
 	if err != nil {
 		return Summary{}, err
 	}
-	if p.Loader, err = pipeline.NewLoader(ctx, lenv, config.Loader{Common: cfg.Common, Sink: cfg.Sink, BatchSize: 1000, BatchWait: 50 * time.Millisecond, MaxInFlight: 2048, SinkDeletes: cfg.SinkDeletes}); err != nil {
+	if p.Loader, err = pipeline.NewLoader(ctx, lenv, config.Loader{Common: cfg.Common, Sink: cfg.Sink, BatchSize: 1000, BatchWait: 50 * time.Millisecond, SinkDeletes: cfg.SinkDeletes}); err != nil {
 		return Summary{}, err
 	}
 	log.Info("pipeline starting", "data_dir", cfg.DataDir, "sink", sinkName, "nats_url", p.NATSURL, "sandbox_url", p.SandboxURL, "ops_addr", p.OpsAddr)
