@@ -184,8 +184,15 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		jetstream.PullMaxMessages(s.cfg.PullBatch), jetstream.PullExpiry(s.cfg.PullExpiry),
 		jetstream.PullHeartbeat(s.cfg.PullHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			switch {
+			case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound):
 				s.log.Error("consume error", "topic", topic, "err", err)
+				return
+			case errors.Is(err, jetstream.ErrNoHeartbeat):
+				// nats.go pulls again at once (see PullHeartbeat): a pause
+				// of two heartbeats, not a failure. Frequent ones mean the
+				// server or this process is starved of CPU or network.
+				s.log.Warn("no pull heartbeat from the server; pulling again", "topic", topic, "heartbeat", s.cfg.PullHeartbeat)
 				return
 			}
 			s.log.Debug("consume warning", "topic", topic, "err", err)
