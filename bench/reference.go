@@ -102,7 +102,13 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 	acker := make(chan struct{})
 	go func() {
 		defer close(acker)
-		for p := range queue {
+		for {
+			var p pending
+			select {
+			case p = <-queue:
+			case <-ctx.Done():
+				return
+			}
 			select {
 			case <-p.ack.Ok():
 				_ = p.in.Ack()
@@ -141,8 +147,11 @@ func (b *runner) reference(ctx context.Context, n int) (RefRun, error) {
 		return RefRun{}, fmt.Errorf("relay consume: %w", err)
 	}
 	defer func() {
+		// Stop does not wait for a callback still running, so the queue is
+		// never closed: cancelling ctx ends the callback's send and the
+		// acker.
 		relayCC.Stop()
-		close(queue)
+		cancel()
 		<-acker
 	}()
 
