@@ -15,7 +15,8 @@
 //
 // Publishing. [Publisher.Publish] sends every message asynchronously and
 // returns once the server has stored all of them (or reported them as
-// duplicates). Metadata becomes NATS headers one to one and the payload is
+// duplicates). Calls are handed to one writer goroutine that submits what has
+// queued back to back, so the connection writes many messages per syscall. Metadata becomes NATS headers one to one and the payload is
 // sent as is. The Nats-Msg-Id header is the metadata value of the same name
 // when set, otherwise the message UUID: stages set it deterministically, so a
 // redelivered input produces an output the server drops as a duplicate.
