@@ -65,6 +65,10 @@ type Config struct {
 	// BinDir holds the service binaries of the memory section; empty: they
 	// are built there with `go build`.
 	BinDir string
+	// StageEnv adds environment variables to one stage's service in the
+	// memory section, keyed by stage ("extractor", "transformer", "loader"),
+	// each "KEY=VALUE" (e.g. loader: NSFLOW_MAX_IN_FLIGHT=2000, GOMEMLIMIT=64MiB).
+	StageEnv map[string][]string
 	// CPUProfile, when set, is a file prefix: each e2e run and each replay
 	// writes a CPU profile to <prefix>-e2e-<i>.pprof, <prefix>-replay-<sink>.pprof.
 	CPUProfile string

@@ -108,6 +108,7 @@ func (b *runner) memory(ctx context.Context) error {
 		"NETSUITE_REFRESH_TOKEN="+sb.RefreshToken(), "NETSUITE_BASE_URL="+url,
 		"NETSUITE_TOKEN_URL="+url+"/services/rest/auth/oauth2/v1/token", "NETSUITE_TIME_ZONE="+sc.TimeZone,
 		"NSFLOW_ONCE=true")
+	xenv = append(xenv, b.cfg.StageEnv["extractor"]...)
 	raw := streamCounter(js, calendarevent.StreamRaw)
 	xm, err := b.runStage(ctx, "extractor", bins, xenv, uint64(sb.LiveEventCount()), raw, 0, 3*time.Second,
 		time.Duration(b.cfg.BacklogEvents)*time.Millisecond+2*time.Minute)
@@ -122,7 +123,8 @@ func (b *runner) memory(ctx context.Context) error {
 		return err
 	}
 	events := streamCounter(js, calendarevent.StreamEvents)
-	tm, err := b.runStage(ctx, "transformer", bins, common, rawN, events, rawN, 0, b.cfg.BacklogRun)
+	tenv := append(common[:len(common):len(common)], b.cfg.StageEnv["transformer"]...)
+	tm, err := b.runStage(ctx, "transformer", bins, tenv, rawN, events, rawN, 0, b.cfg.BacklogRun)
 	if err != nil {
 		return err
 	}
@@ -137,6 +139,7 @@ func (b *runner) memory(ctx context.Context) error {
 		return err
 	}
 	lenv := append(common[:len(common):len(common)], "NSFLOW_SINK=sqlite:"+filepath.Join(dir, "events.db"))
+	lenv = append(lenv, b.cfg.StageEnv["loader"]...)
 	loaded := consumerAcked(js, calendarevent.StreamEvents, broker.LoaderConsumer("sqlite"))
 	lm, err := b.runStage(ctx, "loader", bins, lenv, evN, loaded, evN, 0, b.cfg.BacklogRun)
 	if err != nil {

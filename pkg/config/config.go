@@ -149,7 +149,9 @@ func validAccountID(id string) error {
 type Common struct {
 	LogLevel string `env:"NSFLOW_LOG_LEVEL" envDefault:"info"`
 	// OpsAddr serves /healthz, /readyz and /metrics.
-	OpsAddr         string        `env:"NSFLOW_OPS_ADDR" envDefault:":9090"`
+	OpsAddr string `env:"NSFLOW_OPS_ADDR" envDefault:":9090"`
+	// Pprof serves Go's profiles under /debug/pprof/ on OpsAddr.
+	Pprof           bool          `env:"NSFLOW_PPROF" envDefault:"false"`
 	ShutdownTimeout time.Duration `env:"NSFLOW_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	// Provision creates or updates streams, consumers and buckets at start.
 	Provision bool              `env:"NSFLOW_PROVISION" envDefault:"true"`

@@ -1,6 +1,9 @@
 // Package ops serves a service's operational endpoints on their own port:
 // /healthz (the process answers), /readyz (every registered check passes;
-// the body names the ones that fail) and /metrics (Prometheus).
+// the body names the ones that fail), /metrics (Prometheus) and, when
+// enabled with EnablePprof (NSFLOW_PPROF=true), Go's profiles under
+// /debug/pprof/. Profiles hold no secrets but do expose the process's
+// internals: enable them only on an ops address that is not public.
 package ops
 
 import (
@@ -10,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -30,7 +34,12 @@ type Server struct {
 	mu       sync.Mutex
 	checks   map[string]Check
 	listener net.Listener
+	pprof    bool
 }
+
+// EnablePprof serves Go's runtime profiles under /debug/pprof/ (CPU, heap,
+// goroutines, …) for `go tool pprof http://<ops addr>/debug/pprof/heap`.
+func (s *Server) EnablePprof() { s.pprof = true }
 
 // New returns a Server for addr ("" disables listening; Run then only waits).
 // reg receives the Go and process collectors.
@@ -95,6 +104,13 @@ func (s *Server) Handler() http.Handler {
 		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	if s.pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -50,12 +50,16 @@ func NewLoader(ctx context.Context, env Env, cfg config.Loader) (*Loader, error)
 // (the loader owns it and closes it when Run returns).
 func NewLoaderWithSink(env Env, cfg config.Loader, name string, s sink.Sink) (*Loader, error) {
 	log := env.Log.With("stage", "loader", "sink", name)
-	st, err := loader.New(loader.Config{SinkName: name, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Writers: loader.DefaultWriters, Logger: log}, s)
+	writers := loader.DefaultWriters
+	if n := sink.MaxConcurrentWrites(s); n > 0 && n < writers {
+		writers = n
+	}
+	st, err := loader.New(loader.Config{SinkName: name, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Writers: writers, Logger: log}, s)
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
-	inFlight := inFlightWindow(log, cfg)
+	inFlight := inFlightWindow(log, cfg, writers)
 	pub, err := broker.NewPublisher(env.JS, broker.PublisherConfig{Logger: log})
 	if err != nil {
 		_ = s.Close()
@@ -107,18 +111,20 @@ func NewLoaderWithSink(env Env, cfg config.Loader, name string, s sink.Sink) (*L
 }
 
 // inFlightWindow is the loader's subscription window: cfg.MaxInFlight, or
-// when 0 loader.MinInFlight (three batches with the default two writers). A
-// window of only the writers' batches starves the sink: after each commit it
-// waits for acks, pulls and the router to refill a whole batch, which takes
-// about as long as the commit it could have overlapped.
-func inFlightWindow(log *slog.Logger, cfg config.Loader) int {
-	least := loader.MinInFlight(cfg.BatchSize, loader.DefaultWriters)
+// when 0 loader.MinInFlight: one batch per writer plus one filling (three
+// batches with the default two writers, two for a sink that commits one
+// Write at a time, as SQLite). A window of only the writers' batches starves
+// the sink: after each commit it waits for acks, pulls and the router to
+// refill a whole batch, which takes about as long as the commit it could
+// have overlapped. Each in-flight message costs the loader about 20 KiB.
+func inFlightWindow(log *slog.Logger, cfg config.Loader, writers int) int {
+	least := loader.MinInFlight(cfg.BatchSize, writers)
 	n := cfg.MaxInFlight
 	if n <= 0 {
 		n = least
 	} else if n < least {
-		log.Warn("the loader's in-flight window (NSFLOW_MAX_IN_FLIGHT) holds fewer than three batches: the sink will wait for it to refill after each commit",
-			"max_in_flight", n, "batch_size", cfg.BatchSize, "suggested", least)
+		log.Warn("the loader's in-flight window (NSFLOW_MAX_IN_FLIGHT) holds fewer batches than its writers plus one: the sink will wait for it to refill after each commit",
+			"max_in_flight", n, "batch_size", cfg.BatchSize, "writers", writers, "suggested", least)
 	}
 	if limit := cfg.Topology.Consumer.MaxAckPending; limit > 0 && limit < n {
 		log.Warn("NSFLOW_CONSUMER_MAX_ACK_PENDING is below the loader's in-flight window: the server caps it",

@@ -39,6 +39,9 @@ func Serve(ctx context.Context, common config.Common, sinks []string, log *slog.
 		}
 	}
 	srv := ops.New(common.OpsAddr, nil, log)
+	if common.Pprof {
+		srv.EnablePprof()
+	}
 	addr, err := srv.Listen()
 	if err != nil {
 		return err

@@ -41,6 +41,32 @@ type EncodedWriter interface {
 	WriteEncoded(ctx context.Context, events []*calendarevent.Event, encoded [][]byte) error
 }
 
+// SerialWriter is implemented by sinks that commit one Write at a time
+// whatever the caller does (SQLite: one writer connection). Writes beyond
+// MaxConcurrentWrites only wait for the connection while holding their
+// decoded and prepared batches in memory, so the loader runs no more
+// writers than that.
+type SerialWriter interface {
+	MaxConcurrentWrites() int
+}
+
+// MaxConcurrentWrites is how many Writes s commits at once: its
+// SerialWriter answer (looking through wrappers with an Unwrap method), or 0
+// when s sets no limit.
+func MaxConcurrentWrites(s Sink) int {
+	for s != nil {
+		if sw, ok := s.(SerialWriter); ok {
+			return sw.MaxConcurrentWrites()
+		}
+		u, ok := s.(interface{ Unwrap() Sink })
+		if !ok {
+			return 0
+		}
+		s = u.Unwrap()
+	}
+	return 0
+}
+
 // WriteEncoded writes events to s, handing it encoded when s is an
 // EncodedWriter (see there) and calling Write otherwise.
 func WriteEncoded(ctx context.Context, s Sink, events []*calendarevent.Event, encoded [][]byte) error {

@@ -174,3 +174,21 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 
 	t.Fatalf("no %s", name)
 	return 0
 }
+
+func TestMaxConcurrentWrites(t *testing.T) {
+	m, err := sink.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for u, want := range map[string]int{"sqlite:" + filepath.Join(dir, "a.db"): 1, "jsonl:" + filepath.Join(dir, "b.jsonl"): 0} {
+		s, err := sink.Open(t.Context(), u, sink.Options{Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sink.MaxConcurrentWrites(s); got != want {
+			t.Errorf("MaxConcurrentWrites(%s, instrumented) = %d, want %d", u, got, want)
+		}
+		_ = s.Close()
+	}
+}

@@ -166,6 +166,9 @@ func Run(ctx context.Context, cfg config.Standalone, opt Options) (Summary, erro
 		p.Sandbox, p.SandboxURL = sb, url
 	}
 	p.Ops = ops.New(cfg.OpsAddr, nil, log)
+	if cfg.Pprof {
+		p.Ops.EnablePprof()
+	}
 	if p.OpsAddr, err = p.Ops.Listen(); err != nil {
 		return Summary{}, err
 	}

@@ -47,6 +47,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "directory for data (default: a temporary directory, removed afterwards)")
 	fs.StringVar(&cfg.BinDir, "bin-dir", "", "directory with the extractor, transformer and loader binaries (default: built)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each e2e run to <prefix>-e2e-<n>.pprof")
+	fs.Func("stage-env", "stage:KEY=VALUE added to one stage's environment in the memory section (repeatable), e.g. loader:NSFLOW_MAX_IN_FLIGHT=2000", func(v string) error {
+		stage, kv, ok := strings.Cut(v, ":")
+		if !ok || !strings.Contains(kv, "=") {
+			return fmt.Errorf("%q: want stage:KEY=VALUE, e.g. loader:GOMEMLIMIT=64MiB", v)
+		}
+		switch stage {
+		case "extractor", "transformer", "loader":
+		default:
+			return fmt.Errorf("%q: stage %q is not extractor, transformer or loader", v, stage)
+		}
+		if cfg.StageEnv == nil {
+			cfg.StageEnv = map[string][]string{}
+		}
+		cfg.StageEnv[stage] = append(cfg.StageEnv[stage], kv)
+		return nil
+	})
 	out := fs.String("out", "bench/results/latest.json", "JSON result file (empty: none)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {

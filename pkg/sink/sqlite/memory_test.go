@@ -15,7 +15,7 @@ import (
 )
 
 // TestMemoryBounded writes 60,000 events and checks that the process's
-// anonymous memory stops growing once SQLite's page cache is full (1024
+// anonymous memory stops growing once SQLite's page cache is full (512
 // pages of 32 KiB). A cache_size given as a size in KiB is turned into a
 // page count while a new file still has 4 KiB pages; with the 32 KiB pages
 // it then gets, the cache held eight times its size: 512 MiB for "64 MiB",

@@ -117,7 +117,7 @@ func TestMigrationsConcurrentOpen(t *testing.T) {
 
 func TestOpenRejectsBadParameters(t *testing.T) {
 	dir := t.TempDir()
-	for _, p := range []string{"x.db?busy_timeout=soon", "x.db?synchronous=OFF", "x.db?cache=shared", ""} {
+	for _, p := range []string{"x.db?busy_timeout=soon", "x.db?synchronous=OFF", "x.db?cache=shared", "x.db?cache_pages=0", "x.db?cache_pages=-8", "x.db?cache_pages=16MiB", ""} {
 		if s, err := sqlite.Open(t.Context(), filepath.Join(dir, p), sqlite.Options{}); err == nil {
 			_ = s.Close()
 			t.Errorf("Open(%q) succeeded", p)

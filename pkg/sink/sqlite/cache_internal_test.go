@@ -1,0 +1,26 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestCachePages(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{{"", DefaultCachePages}, {"?cache_pages=64", 64}} {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "c.db")+tc.query, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := s.db.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		if got != tc.want {
+			t.Errorf("Open(%q): cache_size %d pages, want %d", tc.query, got, tc.want)
+		}
+	}
+}
