@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -432,5 +433,54 @@ func TestSweeperDeadLettersExhaustedMessages(t *testing.T) {
 	if m.Header.Get(calendarevent.HeaderDLQErrorClass) != "max_deliveries" || m.Header.Get(calendarevent.HeaderRecordID) != "crasher" ||
 		m.Header.Get(calendarevent.HeaderDLQStage) != "transformer" || m.Subject != "dlq.transformer.tstdrv1" || string(m.Data) != `{"n":"crasher"}` {
 		t.Fatalf("dead letter %s %v %s", m.Subject, m.Header, m.Data)
+	}
+}
+
+// TestPublishersRaceClose publishes from many goroutines while the publisher
+// closes: every call returns (stored, or ErrClosed), none hangs, and every
+// call that returned nil was stored.
+func TestPublishersRaceClose(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pub, _ := broker.NewPublisher(e.js, broker.PublisherConfig{})
+	subject := calendarevent.RawSubject("TSTDRV1")
+	var (
+		wg       sync.WaitGroup
+		ok, shut atomic.Int64
+	)
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 50 {
+				err := pub.Publish(subject, rawMsg(fmt.Sprintf("g%d-%d", g, i)))
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, broker.ErrClosed):
+					shut.Add(1)
+				default:
+					t.Errorf("publish: %v", err)
+				}
+			}
+		})
+	}
+	waitFor(t, 10*time.Second, "some publishes", func() bool { return ok.Load() > 200 })
+	_ = pub.Close()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("publish calls still blocked 10s after Close")
+	}
+	if ok.Load()+shut.Load() != 64*50 {
+		t.Fatalf("%d stored + %d refused != %d calls", ok.Load(), shut.Load(), 64*50)
+	}
+	st, _ := e.js.Stream(t.Context(), calendarevent.StreamRaw)
+	info, _ := st.Info(t.Context())
+	if int64(info.State.Msgs) < ok.Load() {
+		t.Fatalf("stream holds %d messages, but %d publishes returned nil", info.State.Msgs, ok.Load())
+	}
+	if err := pub.Publish(subject, rawMsg("after")); !errors.Is(err, broker.ErrClosed) {
+		t.Fatalf("publish after Close = %v, want ErrClosed", err)
 	}
 }

@@ -21,6 +21,34 @@ type row struct {
 	split bool
 }
 
+// rowMemberIter walks a row's members: a split row's from m.members, others
+// (rows of an expanded REST sublist, or of a Raw the caller built) with an
+// object iterator.
+type rowMemberIter struct {
+	m  *mapper
+	r  row
+	j  int32
+	it objIter
+}
+
+func (m *mapper) rowMembers(r row) rowMemberIter {
+	it, _ := newObjIter(r.val)
+	return rowMemberIter{m: m, r: r, j: r.mem.lo, it: it}
+}
+
+// next returns the next member; more is false after the last.
+func (ri *rowMemberIter) next() (mb slot, more bool) {
+	if ri.r.split {
+		if ri.j >= ri.r.mem.hi {
+			return slot{}, false
+		}
+		ri.j++
+		return ri.m.member(ri.j - 1), true
+	}
+	k, v, more := ri.it.next()
+	return slot{key: k, val: v}, more
+}
+
 func (r row) f() field              { return field{list: r.list, idx: r.idx} }
 func (r row) at(key []byte) field   { return field{list: r.list, idx: r.idx, key: key} }
 func (r row) sub(name string) field { return field{list: r.list, idx: r.idx, sub: name} }
@@ -159,23 +187,8 @@ func (m *mapper) attendee(r row) (calendarevent.Attendee, []string, *Error) {
 		return a, nil, wrongType(r.f(), r.val, "an object")
 	}
 	var aliasName, rowName string
-	// Split rows are read from m.members, others (rows of an expanded REST
-	// sublist, or of a Raw the caller built) with an iterator.
-	it, _ := newObjIter(r.val)
-	for j := r.mem.lo; ; j++ {
-		var mb slot
-		if r.split {
-			if j >= r.mem.hi {
-				break
-			}
-			mb = m.member(j)
-		} else {
-			k, v, more := it.next()
-			if !more {
-				break
-			}
-			mb = slot{key: k, val: v}
-		}
+	rm := m.rowMembers(r)
+	for mb, more := rm.next(); more; mb, more = rm.next() {
 		k, v := mb.key, mb.val
 		if kindOf(v) == kindNull {
 			continue
@@ -218,7 +231,7 @@ func (m *mapper) attendee(r row) (calendarevent.Attendee, []string, *Error) {
 			extra = append(extra, decodeString(k))
 		}
 	}
-	if it.err != nil {
+	if rm.it.err != nil {
 		return a, nil, newErr(ClassMalformedJSON, r.f().String(), "not valid JSON")
 	}
 	if a.Entity.ID == "" {
@@ -270,23 +283,8 @@ func (m *mapper) resource(r row) (calendarevent.Ref, []string, *Error) {
 		return ref, nil, wrongType(r.f(), r.val, "an object")
 	}
 	var aliasName string
-	// Split rows are read from m.members, others (rows of an expanded REST
-	// sublist, or of a Raw the caller built) with an iterator.
-	it, _ := newObjIter(r.val)
-	for j := r.mem.lo; ; j++ {
-		var mb slot
-		if r.split {
-			if j >= r.mem.hi {
-				break
-			}
-			mb = m.member(j)
-		} else {
-			k, v, more := it.next()
-			if !more {
-				break
-			}
-			mb = slot{key: k, val: v}
-		}
+	rm := m.rowMembers(r)
+	for mb, more := rm.next(); more; mb, more = rm.next() {
 		k, v := mb.key, mb.val
 		if kindOf(v) == kindNull {
 			continue
@@ -326,7 +324,7 @@ func (m *mapper) resource(r row) (calendarevent.Ref, []string, *Error) {
 			extra = append(extra, decodeString(k))
 		}
 	}
-	if it.err != nil {
+	if rm.it.err != nil {
 		return ref, nil, newErr(ClassMalformedJSON, r.f().String(), "not valid JSON")
 	}
 	if ref.ID == "" {

@@ -15,10 +15,10 @@ import (
 )
 
 // TestMemoryBounded writes 60,000 events and checks that the process's
-// anonymous memory stops growing once SQLite's page cache is full (512
-// pages of 32 KiB). A cache_size given as a size in KiB is turned into a
+// anonymous memory stops growing once SQLite's page cache is full (768
+// pages of 16 KiB). A cache_size given as a size in KiB is turned into a
 // page count while a new file still has 4 KiB pages; with the 32 KiB pages
-// it then gets, the cache held eight times its size: 512 MiB for "64 MiB",
+// it then got, the cache held eight times its size: 512 MiB for "64 MiB",
 // and the loader's RSS grew with every event it wrote. The
 // race detector's shadow memory would blur the figure, hence !race; `make
 // test` runs this test without it too.
