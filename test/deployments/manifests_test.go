@@ -621,6 +621,10 @@ func checkNATSUser(t *testing.T, where, bin string, env map[string]string) {
 	if env["NATS_PASSWORD"] == "" {
 		t.Errorf("%s: NATS_PASSWORD is empty", where)
 	}
+	// auth.conf lets each service subscribe to its own inboxes only.
+	if wantPrefix := "_INBOX_" + bin; bin != "provision" && env["NATS_INBOX_PREFIX"] != wantPrefix {
+		t.Errorf("%s: NATS_INBOX_PREFIX=%q, want %q (the only inboxes auth.conf lets %s subscribe to)", where, env["NATS_INBOX_PREFIX"], wantPrefix, bin)
+	}
 	for k, v := range env {
 		if strings.HasSuffix(k, "_NATS_PASSWORD") && v != "" {
 			t.Errorf("%s: the container also gets %s: a service must know only its own password", where, k)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 	_ "modernc.org/sqlite"
 
@@ -50,17 +51,11 @@ func (l *violationLog) all() []string {
 	return append([]string(nil), l.lines...)
 }
 
-// TestServicesFitTheirNATSPermissions runs the three stages in process, each
-// with its own NATS user, against a nats-server configured from
-// deployments/compose/nats (the same users and permissions as in compose and
-// Kubernetes), after provisioning as admin. Every sandbox event must reach
-// the sink, including a change made while it runs, and the server must not
-// refuse a single publish or subscribe. A new JetStream or KV call in a
-// service that its user may not make fails here, without Docker.
-func TestServicesFitTheirNATSPermissions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the whole pipeline (a few seconds); skipped with -short")
-	}
+// startAuthServer runs a nats-server configured from deployments/compose/nats
+// (the users and permissions of compose and Kubernetes) on a free port,
+// logging its permission violations.
+func startAuthServer(t *testing.T) (*server.Server, *violationLog) {
+	t.Helper()
 	setNATSPasswords(t)
 	opts := loadNATSConfig(t, filepath.Join(deploymentsDir(), "compose", "nats", "nats.conf"))
 	opts.Host, opts.Port = "127.0.0.1", -1
@@ -77,6 +72,73 @@ func TestServicesFitTheirNATSPermissions(t *testing.T) {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats-server not ready")
 	}
+	return srv, violations
+}
+
+// TestServiceCannotReadAnotherServicesReplies: each service may subscribe to
+// its own inboxes only, so none can read the replies another gets (the
+// extractor's KV reads carry cursors and the shared NetSuite token cache).
+func TestServiceCannotReadAnotherServicesReplies(t *testing.T) {
+	srv, _ := startAuthServer(t)
+	for _, tc := range []struct{ user, subject string }{
+		{"transformer", "_INBOX_extractor.>"},
+		{"loader", "_INBOX_extractor.>"},
+		{"extractor", "_INBOX_loader.>"},
+		{"transformer", "_INBOX.>"},
+		{"loader", ">"},
+	} {
+		refused := make(chan error, 4)
+		nc, err := nats.Connect(srv.ClientURL(),
+			nats.UserInfo(tc.user, os.Getenv(strings.ToUpper(tc.user)+"_NATS_PASSWORD")),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused <- err }))
+		if err != nil {
+			t.Fatalf("connect as %s: %v", tc.user, err)
+		}
+		if _, err := nc.SubscribeSync(tc.subject); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.Flush()
+		select {
+		case err := <-refused:
+			if !strings.Contains(err.Error(), "Permissions Violation") {
+				t.Errorf("%s subscribing to %s: %v, want a permissions violation", tc.user, tc.subject, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s may subscribe to %s: it could read replies meant for another service", tc.user, tc.subject)
+		}
+		nc.Close()
+	}
+	// Its own inboxes it may.
+	refused := make(chan error, 1)
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("transformer", os.Getenv("TRANSFORMER_NATS_PASSWORD")),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { refused <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.SubscribeSync("_INBOX_transformer.x"); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	select {
+	case err := <-refused:
+		t.Errorf("transformer refused its own inbox: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestServicesFitTheirNATSPermissions runs the three stages in process, each
+// with its own NATS user, against a nats-server configured from
+// deployments/compose/nats (the same users and permissions as in compose and
+// Kubernetes), after provisioning as admin. Every sandbox event must reach
+// the sink, including a change made while it runs, and the server must not
+// refuse a single publish or subscribe. A new JetStream or KV call in a
+// service that its user may not make fails here, without Docker.
+func TestServicesFitTheirNATSPermissions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline (a few seconds); skipped with -short")
+	}
+	srv, violations := startAuthServer(t)
 
 	sb, err := sandbox.New(sandbox.Config{Events: 500, Seed: 3, ConcurrencyLimit: -1})
 	if err != nil {
@@ -95,6 +157,7 @@ func TestServicesFitTheirNATSPermissions(t *testing.T) {
 		e := []string{
 			"NATS_URL=" + srv.ClientURL(),
 			"NATS_USER=" + user,
+			"NATS_INBOX_PREFIX=_INBOX_" + user,
 			"NATS_PASSWORD=" + os.Getenv(strings.ToUpper(user)+"_NATS_PASSWORD"),
 			"NSFLOW_PROVISION=false",
 			"NSFLOW_OPS_ADDR=127.0.0.1:0",
