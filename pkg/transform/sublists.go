@@ -156,27 +156,34 @@ func (m *mapper) attendees() ([]calendarevent.Attendee, *Error) {
 	if err != nil || !known {
 		return nil, err
 	}
-	var out []calendarevent.Attendee
-	if len(rows) <= len(m.blk.attendees) {
-		out = m.blk.attendees[:0:len(rows)]
+	return mapRows(m, rows, m.blk.attendees[:], m.attendee, compareAttendees, "attendee")
+}
+
+// mapRows maps each sublist row with one (into buf while it is large
+// enough), sorts the results with cmp and keeps exact duplicates once,
+// noting how many were dropped and the row columns left unmapped.
+func mapRows[T comparable](m *mapper, rows []row, buf []T, one func(row) (T, []string, *Error), cmp func(a, b T) int, what string) ([]T, *Error) {
+	var out []T
+	if len(rows) <= len(buf) {
+		out = buf[:0:len(rows)]
 	} else {
-		out = make([]calendarevent.Attendee, 0, len(rows))
+		out = make([]T, 0, len(rows))
 	}
 	var unmapped []string
 	for _, r := range rows {
-		a, extra, err := m.attendee(r)
+		v, extra, err := one(r)
 		if err != nil {
 			return nil, err
 		}
 		unmapped = append(unmapped, extra...)
-		out = append(out, a)
+		out = append(out, v)
 	}
-	slices.SortFunc(out, compareAttendees)
+	slices.SortFunc(out, cmp)
 	out = slices.Compact(out)
 	if n := len(rows) - len(out); n > 0 {
-		m.notef("%d duplicate attendee rows dropped", n)
+		m.notef("%d duplicate %s rows dropped", n, what)
 	}
-	m.unmappedNote("attendee", unmapped)
+	m.unmappedNote(what, unmapped)
 	return out, nil
 }
 
@@ -249,28 +256,7 @@ func (m *mapper) resources() ([]calendarevent.Ref, *Error) {
 	if err != nil || !known {
 		return nil, err
 	}
-	var out []calendarevent.Ref
-	if len(rows) <= len(m.blk.resources) {
-		out = m.blk.resources[:0:len(rows)]
-	} else {
-		out = make([]calendarevent.Ref, 0, len(rows))
-	}
-	var unmapped []string
-	for _, r := range rows {
-		ref, extra, err := m.resource(r)
-		if err != nil {
-			return nil, err
-		}
-		unmapped = append(unmapped, extra...)
-		out = append(out, ref)
-	}
-	slices.SortFunc(out, compareRefs)
-	out = slices.Compact(out)
-	if n := len(rows) - len(out); n > 0 {
-		m.notef("%d duplicate resource rows dropped", n)
-	}
-	m.unmappedNote("resource", unmapped)
-	return out, nil
+	return mapRows(m, rows, m.blk.resources[:], m.resource, compareRefs, "resource")
 }
 
 // resource reads a SuiteQL row {calendarevent, resource, ns_resource_name},
