@@ -11,27 +11,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nsflow/nsflow/pkg/config"
 	"github.com/nsflow/nsflow/pkg/pipeline"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Environ(), os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(os.Stderr, "extractor: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { pipeline.Main("extractor", run) }
 
 // oncer runs one pass, then stops the service (the ops server included).
 type oncer struct {

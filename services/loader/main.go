@@ -5,26 +5,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nsflow/nsflow/pkg/config"
 	"github.com/nsflow/nsflow/pkg/pipeline"
 	"github.com/nsflow/nsflow/pkg/sink"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Environ(), os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "loader: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { pipeline.Main("loader", pipeline.NoArguments(run)) }
 
 func run(ctx context.Context, environ []string, logOut io.Writer) error {
 	var cfg config.Loader

@@ -6,25 +6,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nsflow/nsflow/pkg/config"
 	"github.com/nsflow/nsflow/pkg/pipeline"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Environ(), os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "transformer: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { pipeline.Main("transformer", pipeline.NoArguments(run)) }
 
 func run(ctx context.Context, environ []string, logOut io.Writer) error {
 	var cfg config.Transformer
