@@ -158,6 +158,10 @@ func (s *stack) env(user string, extra map[string]string) map[string]string {
 		"NSFLOW_LEASE_TTL":         s.cfg.LeaseTTL.String(),
 		"NSFLOW_SHUTDOWN_TIMEOUT":  "10s",
 	}
+	if user != "admin" {
+		// auth.conf lets a stage user subscribe to its own inboxes only
+		env["NATS_INBOX_PREFIX"] = "_INBOX_" + user
+	}
 	for k, v := range extra {
 		env[k] = v
 	}
