@@ -176,9 +176,14 @@ type Extractor struct {
 	Since        time.Time     `env:"NSFLOW_SINCE"`
 	Until        time.Time     `env:"NSFLOW_UNTIL"`
 	// BackfillWindowRows is the number of events per backfill window (0:
-	// the backfill splits into NETSUITE_CONCURRENCY equal windows).
-	BackfillWindowRows int  `env:"NSFLOW_BACKFILL_WINDOW_ROWS" envDefault:"0"`
-	Once               bool `env:"NSFLOW_ONCE"`
+	// the backfill splits into BackfillReaders equal windows).
+	BackfillWindowRows int `env:"NSFLOW_BACKFILL_WINDOW_ROWS" envDefault:"0"`
+	// BackfillReaders is the number of backfill windows read at once (0:
+	// twice NETSUITE_CONCURRENCY). Requests stay within
+	// NETSUITE_CONCURRENCY whatever this is: more readers than request
+	// slots keep every slot busy while a reader parses and publishes a page.
+	BackfillReaders int  `env:"NSFLOW_BACKFILL_READERS" envDefault:"0"`
+	Once            bool `env:"NSFLOW_ONCE"`
 }
 
 // NetSuiteAccounts returns the configured accounts: those of
@@ -332,6 +337,9 @@ func (c Extractor) Validate() error {
 	}
 	if c.BackfillWindowRows < 0 {
 		return fmt.Errorf("NSFLOW_BACKFILL_WINDOW_ROWS=%d: must not be negative", c.BackfillWindowRows)
+	}
+	if c.BackfillReaders < 0 {
+		return fmt.Errorf("NSFLOW_BACKFILL_READERS=%d: must not be negative (0: twice NETSUITE_CONCURRENCY)", c.BackfillReaders)
 	}
 	if !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since) {
 		return fmt.Errorf("NSFLOW_UNTIL=%s is not after NSFLOW_SINCE=%s", c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339))

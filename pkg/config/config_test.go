@@ -20,6 +20,22 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+func TestLoadRejectsNegativeBackfillSettings(t *testing.T) {
+	t.Parallel()
+	base := []string{"NETSUITE_ACCOUNT_ID=123", "NETSUITE_CLIENT_ID=c", "NETSUITE_CLIENT_SECRET=s"}
+	for _, v := range []string{"NSFLOW_BACKFILL_WINDOW_ROWS", "NSFLOW_BACKFILL_READERS"} {
+		var c Extractor
+		err := Load(append(base, v+"=-1"), &c)
+		if err == nil || !strings.Contains(err.Error(), v) {
+			t.Errorf("%s=-1: err = %v, want it named", v, err)
+		}
+	}
+	var c Extractor
+	if err := Load(append(base, "NSFLOW_BACKFILL_READERS=12"), &c); err != nil || c.BackfillReaders != 12 {
+		t.Fatalf("NSFLOW_BACKFILL_READERS=12: %v, readers %d", err, c.BackfillReaders)
+	}
+}
+
 func TestLoadRejectsUnknownVariable(t *testing.T) {
 	t.Parallel()
 	var c Transformer

@@ -56,8 +56,9 @@ type Config struct {
 	// the account limiter bounds them again).
 	RESTConcurrency int
 	// Concurrency is the number of backfill windows read at once (default
-	// 4): the account's concurrency budget. The account limiter still bounds
-	// the requests of all of them together.
+	// 4). The account limiter bounds the requests of all of them together;
+	// more readers than the limiter's slots keep the slots busy while
+	// readers parse and publish (package pipeline uses twice the budget).
 	Concurrency int
 	// WindowRows is the number of events per backfill window, rounded up to
 	// whole pages and capped at 100,000 (SuiteQL's offset limit); 0 sizes

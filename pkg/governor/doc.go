@@ -22,6 +22,13 @@
 //   - A holder renews its lease every LeaseTTL/3 with a revision-checked
 //     Update; release stops renewing and deletes the key at the revision it
 //     last wrote, so it can never free a slot someone else took over.
+//   - Handover: when a request of this replica releases its slot while
+//     another Acquire call of the same replica is waiting, the slot passes
+//     straight to the oldest waiter, still held in the bucket under the same
+//     lease: no KV write and no wake-up round, so a backlog of requests (a
+//     backfill with more readers than slots) keeps every slot busy. At most
+//     64 handovers in a row, then the slot goes back to the bucket; never
+//     when the lease has less than half of LeaseTTL left (a renewal failed).
 //
 // Guarantee: each slot key has at most one holder at a time (Create and
 // Update are compare-and-set on the key's last revision), so at most n

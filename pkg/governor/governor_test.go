@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/nsflow/nsflow/pkg/netsuite"
 )
 
@@ -291,5 +293,154 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		<-tick.C
+	}
+}
+
+// queued waits until g has n Acquire calls waiting for a handover.
+func queued(t *testing.T, g *KV, n int) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "a queued Acquire", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.waiters) == n
+	})
+}
+
+// slotRevision returns the revision of slot i's key, or 0 when it is free.
+func slotRevision(t *testing.T, kv jetstream.KeyValue, g *KV, i int) uint64 {
+	t.Helper()
+	e, err := kv.Get(t.Context(), g.key(i))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Revision()
+}
+
+// acquireAsync starts Acquire in a goroutine; its result arrives on the
+// returned channel.
+func acquireAsync(ctx context.Context, g *KV) <-chan func() {
+	got := make(chan func(), 1)
+	go func() {
+		rel, err := g.Acquire(ctx)
+		if err != nil {
+			rel = nil
+		}
+		got <- rel
+	}()
+	return got
+}
+
+// TestKVHandsSlotToWaitingRequest: a release while another request of the
+// same replica waits passes the slot straight to it: the slot key is not
+// written (same revision), and the waiter holds it at once. The 65th
+// release in a row gives the slot back to the bucket instead.
+func TestKVHandsSlotToWaitingRequest(t *testing.T) {
+	t.Parallel()
+	_, kv := connect(t, startJetStream(t), "netsuite_state")
+	g, _ := NewKV(kv, "123", 1, KVConfig{LeaseTTL: time.Hour, Holder: "a", PollInterval: 10 * time.Second})
+	t.Cleanup(func() { _ = g.Close() })
+	rel, err := g.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := slotRevision(t, kv, g, 0)
+	for i := 1; i <= maxHandoffs+1; i++ {
+		next := acquireAsync(t.Context(), g)
+		queued(t, g, 1)
+		rel()
+		rel() // idempotent: must not release the next user's slot
+		select {
+		case rel = <-next:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("release %d: the waiting request did not get the slot", i)
+		}
+		if rel == nil {
+			t.Fatalf("release %d: Acquire failed", i)
+		}
+		if g.InUse() != 1 {
+			t.Fatalf("release %d: InUse = %d, want 1", i, g.InUse())
+		}
+		now := slotRevision(t, kv, g, 0)
+		if i <= maxHandoffs && now != rev {
+			t.Fatalf("handover %d wrote the slot key (revision %d → %d)", i, rev, now)
+		}
+		if i == maxHandoffs+1 && now == rev {
+			t.Fatalf("release %d after %d handovers did not give the slot back to the bucket", i, maxHandoffs)
+		}
+	}
+	rel()
+	if r := slotRevision(t, kv, g, 0); r != 0 || g.InUse() != 0 {
+		t.Fatalf("release with nobody waiting: slot revision %d, InUse %d; want the key deleted", r, g.InUse())
+	}
+}
+
+// TestKVNoHandoverOfLapsingLease: a holder whose renewals have not kept its
+// lease fresh (less than half of LeaseTTL left) gives the slot back to the
+// bucket rather than passing a lease that may lapse to another request.
+func TestKVNoHandoverOfLapsingLease(t *testing.T) {
+	t.Parallel()
+	_, kv := connect(t, startJetStream(t), "netsuite_state")
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	g, _ := NewKV(kv, "123", 1, KVConfig{LeaseTTL: time.Hour, Holder: "a", Clock: clock.Now, PollInterval: 20 * time.Millisecond})
+	t.Cleanup(func() { _ = g.Close() })
+	rel, err := g.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := slotRevision(t, kv, g, 0)
+	next := acquireAsync(t.Context(), g)
+	queued(t, g, 1)
+	clock.Advance(31 * time.Minute) // no renewal ran (the ticker is 20 real minutes)
+	rel()
+	var rel2 func()
+	select {
+	case rel2 = <-next:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting request did not get the slot through the bucket")
+	}
+	if rel2 == nil {
+		t.Fatal("Acquire failed")
+	}
+	defer rel2()
+	if r := slotRevision(t, kv, g, 0); r == rev || r == 0 {
+		t.Fatalf("slot revision %d (was %d): the lapsing lease was handed over instead of renewed through the bucket", r, rev)
+	}
+}
+
+// TestKVCancelledWaiterPassesHandoverOn: a waiter withdrawn after a holder
+// handed it the slot (its context ended at that moment) releases the slot,
+// which goes to the next waiter; none is leaked.
+func TestKVCancelledWaiterPassesHandoverOn(t *testing.T) {
+	t.Parallel()
+	_, kv := connect(t, startJetStream(t), "netsuite_state")
+	g, _ := NewKV(kv, "123", 1, KVConfig{LeaseTTL: time.Hour, Holder: "a", PollInterval: 10 * time.Second})
+	t.Cleanup(func() { _ = g.Close() })
+	rel, err := g.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := g.enqueue() // a waiter that will give up
+	next := acquireAsync(t.Context(), g)
+	queued(t, g, 2)
+	rel() // hands the slot to w, the oldest
+	h := g.dequeue(w)
+	if h == nil {
+		t.Fatal("the withdrawn waiter was not handed the slot")
+	}
+	h.release() // what Acquire does when its context ended meanwhile
+	select {
+	case rel = <-next:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slot was not passed on to the next waiter")
+	}
+	if rel == nil || g.InUse() != 1 {
+		t.Fatalf("next waiter: release %v, InUse %d", rel != nil, g.InUse())
+	}
+	rel()
+	if g.InUse() != 0 {
+		t.Fatalf("InUse = %d after the last release", g.InUse())
 	}
 }

@@ -71,6 +71,7 @@ type KV struct {
 
 	mu        sync.Mutex
 	wake      chan struct{} // closed and replaced whenever a slot may have freed
+	waiters   []*waiter     // this replica's Acquire calls waiting, oldest first
 	view      []slotView
 	watching  bool
 	stopWatch func()
@@ -78,6 +79,15 @@ type KV struct {
 }
 
 var _ netsuite.Limiter = (*KV)(nil)
+
+// maxHandoffs bounds how many times in a row a slot passes straight from one
+// request of this replica to the next waiting one without going back to the
+// bucket, so that other replicas waiting for a slot get their turn.
+const maxHandoffs = 64
+
+// waiter is an Acquire call waiting for a slot; a releasing holder of this
+// replica may hand its slot over through got (buffered, sent to under mu).
+type waiter struct{ got chan *holding }
 
 // NewKV returns a limiter allowing at most n holders across all replicas of
 // account, using slot keys sem.<hostid>.0 … sem.<hostid>.<n-1> in kv (a
@@ -170,19 +180,67 @@ func (g *KV) Acquire(ctx context.Context) (func(), error) {
 			return nil, err
 		}
 		if slot >= 0 {
-			return g.hold(ctx, slot, rev), nil
+			return g.hold(ctx, slot, rev).use(), nil
 		}
 		g.ensureWatch()
+		w := g.enqueue()
 		t := time.NewTimer(g.waitFor())
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if h := g.dequeue(w); h != nil {
+				h.release() // handed over just now: pass it on
+			}
 			return nil, fmt.Errorf("acquire slot: %w", ctx.Err())
+		case h := <-w.got:
+			t.Stop()
+			return h.use(), nil
 		case <-wake:
 		case <-t.C:
 		}
 		t.Stop()
+		if h := g.dequeue(w); h != nil {
+			return h.use(), nil
+		}
 	}
+}
+
+// enqueue registers a waiting Acquire call for a handover.
+func (g *KV) enqueue() *waiter {
+	w := &waiter{got: make(chan *holding, 1)}
+	g.mu.Lock()
+	g.waiters = append(g.waiters, w)
+	g.mu.Unlock()
+	return w
+}
+
+// dequeue withdraws w. It returns the slot a holder handed to w meanwhile,
+// if one did.
+func (g *KV) dequeue(w *waiter) *holding {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, x := range g.waiters {
+		if x == w {
+			g.waiters = append(g.waiters[:i], g.waiters[i+1:]...)
+			return nil
+		}
+	}
+	return <-w.got // taken off the queue by a handover, sent under mu
+}
+
+// handOver gives h to the oldest waiting Acquire call of this replica, and
+// reports whether there was one. The slot stays held in the bucket: no KV
+// write, and the waiter's request starts at once.
+func (g *KV) handOver(h *holding) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || len(g.waiters) == 0 {
+		return false
+	}
+	w := g.waiters[0]
+	g.waiters = g.waiters[1:]
+	w.got <- h
+	return true
 }
 
 // waitFor returns a jittered poll interval, shortened to just after the
@@ -291,22 +349,23 @@ func (g *KV) notify() {
 	g.mu.Unlock()
 }
 
-// hold starts renewing slot i and returns its release func.
-func (g *KV) hold(ctx context.Context, i int, rev uint64) func() {
+// hold starts renewing slot i and returns its holding.
+func (g *KV) hold(ctx context.Context, i int, rev uint64) *holding {
 	notePeak(&g.peak, g.inUse.Add(1))
-	g.record(i, true, g.now().Add(g.ttl))
+	expires := g.now().Add(g.ttl)
+	g.record(i, true, expires)
 	h := &holding{
-		g:    g,
-		slot: i,
-		key:  g.key(i),
-		rev:  rev,
-		base: context.WithoutCancel(ctx),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		g:       g,
+		slot:    i,
+		key:     g.key(i),
+		rev:     rev,
+		expires: expires,
+		base:    context.WithoutCancel(ctx),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	go h.renew()
-	var once sync.Once
-	return func() { once.Do(h.release) }
+	return h
 }
 
 type holding struct {
@@ -320,6 +379,18 @@ type holding struct {
 	mu   sync.Mutex
 	rev  uint64
 	lost bool
+	// expires is when the lease last written ends, by this replica's clock.
+	expires time.Time
+	// handoffs counts the handovers since the slot was taken from the
+	// bucket (only the current user touches it).
+	handoffs int
+}
+
+// use returns the current user's release func: idempotent, and once it has
+// run, calling it again cannot release the slot from its next user.
+func (h *holding) use() func() {
+	var once sync.Once
+	return func() { once.Do(h.release) }
 }
 
 func (h *holding) renew() {
@@ -336,12 +407,13 @@ func (h *holding) renew() {
 		rev := h.rev
 		h.mu.Unlock()
 		ctx, cancel := context.WithTimeout(h.base, h.g.opTimeout)
+		expires := h.g.now().Add(h.g.ttl) // the value written below says no later
 		nrev, err := h.g.kv.Update(ctx, h.key, h.g.value(), rev)
 		cancel()
 		switch {
 		case err == nil:
 			h.mu.Lock()
-			h.rev = nrev
+			h.rev, h.expires = nrev, expires
 			h.mu.Unlock()
 		case isConflict(err):
 			h.mu.Lock()
@@ -356,7 +428,22 @@ func (h *holding) renew() {
 	}
 }
 
+// release hands the slot to a waiting Acquire call of this replica, up to
+// maxHandoffs times in a row, or gives it back to the bucket. A slot whose
+// lease has less than half of LeaseTTL left (a renewal failed: this replica
+// may be cut off from NATS) is never handed over, so a lease that may lapse
+// is not passed on to another request.
 func (h *holding) release() {
+	h.mu.Lock()
+	healthy := !h.lost && h.g.now().Add(h.g.ttl/2).Before(h.expires)
+	h.mu.Unlock()
+	if healthy && h.handoffs < maxHandoffs {
+		h.handoffs++
+		if h.g.handOver(h) {
+			return
+		}
+		h.handoffs--
+	}
 	close(h.stop)
 	<-h.done
 	h.g.inUse.Add(-1)

@@ -130,7 +130,7 @@ func NewExtractor(ctx context.Context, env Env, cfg config.Extractor) (*Extracto
 		x, err := extractor.New(extractor.Config{
 			Account: ns.AccountID, TimeZone: ns.TimeZone, PageSize: cfg.PageSize, Overlap: cfg.Overlap,
 			PollInterval: cfg.PollInterval, Attendees: mode, RESTConcurrency: ns.Concurrency,
-			Concurrency: ns.Concurrency, WindowRows: cfg.BackfillWindowRows,
+			Concurrency: backfillReaders(cfg.BackfillReaders, ns.Concurrency), WindowRows: cfg.BackfillWindowRows,
 			Since: cfg.Since, Until: cfg.Until, Deletes: cfg.Deletes, Logger: log,
 		}, client, pub, cursors)
 		if err != nil {
@@ -518,4 +518,17 @@ func orDuration(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// backfillReaders is the number of backfill windows read at once:
+// configured, or twice the account's request budget. A reader holds a
+// request slot only while its page is in flight; between pages it parses
+// and publishes, and with as many readers as slots that slot sits idle
+// (bench/README.md, finding 16). The limiter keeps requests within the
+// budget either way.
+func backfillReaders(configured, concurrency int) int {
+	if configured > 0 {
+		return configured
+	}
+	return 2 * concurrency
 }

@@ -41,7 +41,8 @@ func withFlags(args, environ []string, out io.Writer) ([]string, error) {
 	fs.SetOutput(out)
 	since := fs.String("since", "", "backfill events modified since this time (RFC 3339; NSFLOW_SINCE)")
 	until := fs.String("until", "", "and up to this time (RFC 3339; NSFLOW_UNTIL); also bounds later passes")
-	window := fs.String("backfill-window-rows", "", "events per backfill window (NSFLOW_BACKFILL_WINDOW_ROWS; 0 = split NETSUITE_CONCURRENCY ways)")
+	window := fs.String("backfill-window-rows", "", "events per backfill window (NSFLOW_BACKFILL_WINDOW_ROWS; 0 = split as many ways as there are readers)")
+	readers := fs.String("backfill-readers", "", "backfill windows read at once (NSFLOW_BACKFILL_READERS; 0 = twice NETSUITE_CONCURRENCY)")
 	once := fs.Bool("once", false, "run one pass (for example the backfill) and exit (NSFLOW_ONCE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err //nolint:wrapcheck // the flag package's message names the flag
@@ -50,8 +51,8 @@ func withFlags(args, environ []string, out io.Writer) ([]string, error) {
 		return nil, fmt.Errorf("unexpected arguments %q: settings are flags or environment variables", fs.Args())
 	}
 	env := append([]string(nil), environ...)
-	set := map[string]string{"NSFLOW_SINCE": *since, "NSFLOW_UNTIL": *until, "NSFLOW_BACKFILL_WINDOW_ROWS": *window}
-	for _, k := range []string{"NSFLOW_SINCE", "NSFLOW_UNTIL", "NSFLOW_BACKFILL_WINDOW_ROWS"} {
+	set := map[string]string{"NSFLOW_SINCE": *since, "NSFLOW_UNTIL": *until, "NSFLOW_BACKFILL_WINDOW_ROWS": *window, "NSFLOW_BACKFILL_READERS": *readers}
+	for _, k := range []string{"NSFLOW_SINCE", "NSFLOW_UNTIL", "NSFLOW_BACKFILL_WINDOW_ROWS", "NSFLOW_BACKFILL_READERS"} {
 		if set[k] != "" {
 			env = append(env, k+"="+set[k])
 		}

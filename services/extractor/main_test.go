@@ -15,10 +15,16 @@ import (
 
 // TestOnceBackfillsAndExits runs the service with --once and --since
 // against the sandbox: it backfills the range, publishes it, and exits 0.
+// It reads with more windows at once than NETSUITE_CONCURRENCY, and the
+// sandbox (which refuses requests beyond its limit) must never see more
+// than the budget at once.
 func TestOnceBackfillsAndExits(t *testing.T) {
 	t.Parallel()
 	now := time.Now().UTC().Truncate(time.Second)
-	sb, err := sandbox.New(sandbox.Config{Events: 500, Seed: 4, Now: func() time.Time { return now }})
+	sb, err := sandbox.New(sandbox.Config{
+		Events: 500, Seed: 4, Now: func() time.Time { return now },
+		ConcurrencyLimit: 2, Latency: 20 * time.Millisecond,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,16 +45,20 @@ func TestOnceBackfillsAndExits(t *testing.T) {
 		"NETSUITE_REFRESH_TOKEN=" + sb.RefreshToken(), "NETSUITE_BASE_URL=" + base,
 		"NETSUITE_TOKEN_URL=" + base + "/services/rest/auth/oauth2/v1/token", "NETSUITE_TIME_ZONE=" + c.TimeZone,
 		"NSFLOW_SINCE=2000-01-01T00:00:00Z", // the flag below overrides it
+		"NETSUITE_CONCURRENCY=2",
 	}
 	since := now.AddDate(0, -6, 0)
 	var logs bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	if err := run(ctx, []string{"--once", "--since", since.Format(time.RFC3339), "--backfill-window-rows", "100"}, env, &logs); err != nil {
+	if err := run(ctx, []string{"--once", "--since", since.Format(time.RFC3339), "--backfill-window-rows", "100", "--backfill-readers", "5"}, env, &logs); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs.String())
 	}
 	if ctx.Err() != nil {
 		t.Fatal("run returned only when the test gave up")
+	}
+	if c := sb.Counters(); c.PeakConcurrency > 2 || c.ConcurrencyRejected > 0 {
+		t.Fatalf("five readers on a budget of two: %d requests at once at the peak, %d refused", c.PeakConcurrency, c.ConcurrencyRejected)
 	}
 	nc, err := srv.Connect()
 	if err != nil {
