@@ -90,27 +90,26 @@ func posToken(p pos) string {
 	return p.LM.UTC().Format("20060102T150405Z") + "_" + strconv.FormatInt(p.ID, 10)
 }
 
-// backfillIfNeeded runs (or resumes) the backfill when one is due: on the
-// first pass of an account (no events cursor yet), and when Since is set and
-// no finished backfill of the same [Since, Until] exists. Its windows are
-// read in parallel; when all are read, the events cursor is moved to the
-// backfill's end, where incremental passes continue.
-func (x *Extractor) backfillIfNeeded(ctx context.Context, cur Cursor, res *passCounter) error {
+// backfillDue returns the backfill plan to run (or resume) when one is due:
+// on the first pass of an account (no events cursor yet), and when Since is
+// set and no finished backfill of the same [Since, Until] exists; nil
+// otherwise. A new plan is stored before it is returned.
+func (x *Extractor) backfillDue(ctx context.Context, cur Cursor) (*planRecord, error) {
 	plan, found, err := x.loadPlan(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	matches := found && plan.Since.Equal(x.cfg.Since) && plan.Until.Equal(x.cfg.Until)
 	switch {
 	case matches && plan.Done:
-		return nil
+		return nil, nil
 	case matches:
 		x.log.Info("backfill resuming", "since", plan.Since, "end", plan.End)
 	case x.cfg.Since.IsZero() && !cur.IsZero():
-		return nil // incremental from the cursor
+		return nil, nil // incremental from the cursor
 	default:
 		if err := x.purgeWindows(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		end := x.cfg.Until
 		if end.IsZero() {
@@ -118,11 +117,11 @@ func (x *Extractor) backfillIfNeeded(ctx context.Context, cur Cursor, res *passC
 		}
 		plan = planRecord{Since: x.cfg.Since, Until: x.cfg.Until, End: end, CreatedAt: x.cfg.Clock().UTC()}
 		if err := x.savePlan(ctx, &plan); err != nil {
-			return fmt.Errorf("start backfill: %w", err)
+			return nil, fmt.Errorf("start backfill: %w", err)
 		}
-		x.log.Info("backfill starting", "since", plan.Since, "end", plan.End, "concurrency", x.cfg.Concurrency)
+		x.log.Info("backfill starting", "since", plan.Since, "end", plan.End, "readers", x.cfg.Concurrency)
 	}
-	return x.runBackfill(ctx, &plan, res)
+	return &plan, nil
 }
 
 func (x *Extractor) loadPlan(ctx context.Context) (planRecord, bool, error) {
@@ -213,6 +212,8 @@ func (x *Extractor) saveWindow(ctx context.Context, w window, create bool) error
 	})
 }
 
+// runBackfill reads the plan's windows in parallel and, when all are read,
+// moves the events cursor to the plan's End.
 func (x *Extractor) runBackfill(ctx context.Context, plan *planRecord, res *passCounter) error {
 	windows, err := x.loadWindows(ctx)
 	if err != nil {
@@ -288,11 +289,25 @@ func (x *Extractor) readWindow(ctx context.Context, plan *planRecord, w window, 
 	r := keysetRange{From: start.LM, AfterID: start.ID, Until: plan.End, Before: w.rec.Before}
 	x.log.Debug("backfill window", "window", w.key, "from", r.From, "after_id", r.AfterID)
 	err := x.scan(ctx, x.eventSource(), r, func(page *netsuite.SuiteQLPage) (batch, error) {
-		return x.eventBatch(page, res, func(ctx context.Context, last pos) error {
+		b, err := x.eventBatch(page, res, func(ctx context.Context, last pos) error {
 			w.rec.setCursor(last)
 			w.rec.UpdatedAt = x.cfg.Clock().UTC()
 			return x.saveWindow(ctx, w, false)
 		})
+		if err != nil {
+			return b, err
+		}
+		deliver := b.deliver
+		b.deliver = func(ctx context.Context) error {
+			select {
+			case x.delivering <- struct{}{}:
+			case <-ctx.Done():
+				return fmt.Errorf("deliver page: %w", ctx.Err())
+			}
+			defer func() { <-x.delivering }()
+			return deliver(ctx)
+		}
+		return b, nil
 	})
 	if err != nil {
 		return fmt.Errorf("window %s: %w", strings.TrimPrefix(w.key, windowPrefix(x.cfg.Account)), err)

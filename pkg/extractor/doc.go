@@ -63,7 +63,13 @@
 // after their cursor, and planning continues where it stopped. When every
 // window is read, the plan is marked done, the window records are removed,
 // and the events cursor is moved to End, where incremental passes continue
-// (starting Overlap before it). Until, when set, also bounds every later
+// (starting Overlap before it). The pass's own catch-up read from End (what
+// the next incremental pass would read) runs beside the windows, in the
+// request slots their planning leaves free, and moves the cursor only after
+// the backfill has. Readers beyond the account's request budget
+// (Config.RequestSlots) keep its slots busy while pages are published; at
+// most RequestSlots pages are published at once, so memory follows the
+// budget, not the number of readers. Until, when set, also bounds every later
 // pass; with Until unset, incremental polling goes on past End.
 //
 // Concurrency. Extractor replicas of one account elect a leader through a

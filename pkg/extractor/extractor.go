@@ -60,6 +60,12 @@ type Config struct {
 	// more readers than the limiter's slots keep the slots busy while
 	// readers parse and publish (package pipeline uses twice the budget).
 	Concurrency int
+	// RequestSlots is the account's concurrent request budget, the
+	// limiter's size (default Concurrency). At most RequestSlots backfill
+	// pages are published at once, so memory follows the budget rather than
+	// the number of readers (publishing is CPU work: more at once would not
+	// be faster).
+	RequestSlots int
 	// WindowRows is the number of events per backfill window, rounded up to
 	// whole pages and capped at 100,000 (SuiteQL's offset limit); 0 sizes
 	// windows so the backfill splits into Concurrency equal windows.
@@ -137,6 +143,9 @@ type Extractor struct {
 	cursors *CursorStore
 	log     *slog.Logger
 	subject string
+	// delivering holds a token per backfill page being published
+	// (Config.RequestSlots at most).
+	delivering chan struct{}
 
 	events, tombstones, pages, passes atomic.Uint64
 
@@ -194,6 +203,9 @@ func New(cfg Config, ns NetSuite, pub Publisher, cursors *CursorStore) (*Extract
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
 	}
+	if cfg.RequestSlots <= 0 {
+		cfg.RequestSlots = cfg.Concurrency
+	}
 	if cfg.WindowRows < 0 {
 		return nil, fmt.Errorf("new extractor: backfill window of %d rows is negative", cfg.WindowRows)
 	}
@@ -213,8 +225,9 @@ func New(cfg Config, ns NetSuite, pub Publisher, cursors *CursorStore) (*Extract
 	}
 	return &Extractor{
 		cfg: cfg, loc: loc, ns: ns, pub: pub, cursors: cursors,
-		log:     cfg.Logger.With("account", cfg.Account),
-		subject: calendarevent.RawSubject(cfg.Account),
+		delivering: make(chan struct{}, cfg.RequestSlots),
+		log:        cfg.Logger.With("account", cfg.Account),
+		subject:    calendarevent.RawSubject(cfg.Account),
 	}, nil
 }
 
@@ -338,6 +351,12 @@ func (x *Extractor) start(c Cursor) keysetRange {
 	return r
 }
 
+// syncEvents reads the events changed since the cursor. When a backfill is
+// due it runs it, and beside it the catch-up read after the backfill's End
+// (what an incremental pass would read next): it is one or a few requests,
+// made in the slots the backfill leaves free while its first windows are
+// planned, instead of alone after the last window. The catch-up's position
+// moves the cursor only after the backfill has moved it to End.
 func (x *Extractor) syncEvents(ctx context.Context, res *passCounter) error {
 	key := CursorKey(x.cfg.Account, CursorEvents)
 	cur, err := x.cursors.Load(ctx, key)
@@ -345,13 +364,13 @@ func (x *Extractor) syncEvents(ctx context.Context, res *passCounter) error {
 		return err
 	}
 	x.setCursor(cur)
-	if err := x.backfillIfNeeded(ctx, cur, res); err != nil {
+	plan, err := x.backfillDue(ctx, cur)
+	if err != nil {
 		return err
 	}
-	if cur, err = x.cursors.Load(ctx, key); err != nil {
-		return err
+	if plan != nil {
+		return x.backfillAndCatchUp(ctx, plan, key, res)
 	}
-	x.setCursor(cur)
 	scanStart := x.cfg.Clock().UTC()
 	r := x.start(cur)
 	x.log.Debug("events pass", "cursor", cur.LastModified, "cursor_id", cur.ID, "from", r.From)
@@ -366,6 +385,42 @@ func (x *Extractor) syncEvents(ctx context.Context, res *passCounter) error {
 	})
 	if err != nil {
 		return err
+	}
+	x.mu.Lock()
+	x.caughtUpTo = scanStart
+	x.mu.Unlock()
+	return nil
+}
+
+// backfillAndCatchUp runs the backfill of plan and the catch-up read from
+// its End side by side (see syncEvents). A crash before both finish leaves
+// the cursor where it was: the backfill resumes and the catch-up is read
+// again, duplicates the pipeline drops.
+func (x *Extractor) backfillAndCatchUp(ctx context.Context, plan *planRecord, key string, res *passCounter) error {
+	scanStart := x.cfg.Clock().UTC()
+	var caught pos
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return x.runBackfill(gctx, plan, res) })
+	g.Go(func() error {
+		r := x.start(Cursor{LastModified: plan.End})
+		return x.scan(gctx, x.eventSource(), r, func(page *netsuite.SuiteQLPage) (batch, error) {
+			return x.eventBatch(page, res, func(_ context.Context, last pos) error {
+				caught = last // pages are delivered one after another
+				return nil
+			})
+		})
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if !caught.IsZero() {
+		stored, err := x.cursors.Advance(ctx, key, Cursor{LastModified: caught.LM, ID: caught.ID, UpdatedAt: x.cfg.Clock().UTC()})
+		if err != nil {
+			return err
+		}
+		x.setCursor(stored)
+	} else if cur, err := x.cursors.Load(ctx, key); err == nil {
+		x.setCursor(cur)
 	}
 	x.mu.Lock()
 	x.caughtUpTo = scanStart

@@ -130,8 +130,9 @@ func NewExtractor(ctx context.Context, env Env, cfg config.Extractor) (*Extracto
 		x, err := extractor.New(extractor.Config{
 			Account: ns.AccountID, TimeZone: ns.TimeZone, PageSize: cfg.PageSize, Overlap: cfg.Overlap,
 			PollInterval: cfg.PollInterval, Attendees: mode, RESTConcurrency: ns.Concurrency,
-			Concurrency: backfillReaders(cfg.BackfillReaders, ns.Concurrency), WindowRows: cfg.BackfillWindowRows,
-			Since: cfg.Since, Until: cfg.Until, Deletes: cfg.Deletes, Logger: log,
+			Concurrency: backfillReaders(cfg.BackfillReaders, ns.Concurrency), RequestSlots: ns.Concurrency,
+			WindowRows: cfg.BackfillWindowRows,
+			Since:      cfg.Since, Until: cfg.Until, Deletes: cfg.Deletes, Logger: log,
 		}, client, pub, cursors)
 		if err != nil {
 			return nil, fmt.Errorf("account %s: %w", ns.AccountID, err)
