@@ -16,6 +16,7 @@ import (
 	"github.com/nsflow/nsflow/pkg/admin"
 	"github.com/nsflow/nsflow/pkg/broker"
 	"github.com/nsflow/nsflow/pkg/config"
+	"github.com/nsflow/nsflow/pkg/extractor"
 )
 
 // connectJS connects to NATS_URL with the environment's NATS settings.
@@ -244,11 +245,43 @@ func newStatusCmd(environ []string, stdout, stderr io.Writer) *cobra.Command {
 			for _, c := range st.Cursors {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", c.Key, c.LastModified.Format(time.RFC3339), c.ID, c.UpdatedAt.Format(time.RFC3339))
 			}
+			if len(st.Backfills) > 0 {
+				fmt.Fprintln(tw, "\nBACKFILL\tSINCE\tEND\tWINDOWS READ\tSTATE\tSTARTED")
+				for _, b := range st.Backfills {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Account, backfillSince(b), b.End.Format(time.RFC3339),
+						backfillWindows(b), backfillState(b), b.CreatedAt.Format(time.RFC3339))
+				}
+			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON output")
 	return cmd
+}
+
+func backfillSince(b extractor.BackfillRecord) string {
+	if b.Since.IsZero() {
+		return "the first event"
+	}
+	return b.Since.Format(time.RFC3339)
+}
+
+func backfillWindows(b extractor.BackfillRecord) string {
+	switch {
+	case b.Done:
+		return "all"
+	case b.Planned:
+		return fmt.Sprintf("%d of %d", b.WindowsDone, b.Windows)
+	default:
+		return fmt.Sprintf("%d of %d planned so far", b.WindowsDone, b.Windows)
+	}
+}
+
+func backfillState(b extractor.BackfillRecord) string {
+	if b.Done {
+		return "done"
+	}
+	return "running or stopped (resumes at the next pass)"
 }
 
 func truncate(s string, n int) string {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	_ "modernc.org/sqlite"
 
 	"github.com/nsflow/nsflow/pkg/broker"
@@ -67,11 +69,36 @@ func TestStatusAndDLQAgainstAServer(t *testing.T) {
 	if err := run(t.Context(), []string{"provision", "--sink", "sqlite:x.db", "--sink", "jsonl:-"}, env, &out, &errOut); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
+	// A backfill stopped with one of its two windows read, as the extractor
+	// stores it.
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(t.Context(), "netsuite_state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"backfill.1234567-sb1": `{"end":"2026-06-01T00:00:00Z","window_rows":500,"started":true,"planned":true,"remaining":0,"created_at":"2026-06-01T00:00:01Z"}`,
+		"cursor.1234567-sb1.backfill.19700101T000000Z_0-20250101T000000Z_9": `{"from":{"lm":"1970-01-01T00:00:00Z","id":0},"done":true}`,
+		"cursor.1234567-sb1.backfill.20250101T000000Z_9-end":                `{"last_modified":"2025-03-01T00:00:00Z","id":77,"from":{"lm":"2025-01-01T00:00:00Z","id":9}}`,
+	} {
+		if _, err := kv.PutString(t.Context(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out.Reset()
 	if err := run(t.Context(), []string{"status"}, env, &out, &errOut); err != nil {
 		t.Fatalf("status: %v", err)
 	}
-	for _, want := range []string{"NETSUITE_RAW", "EVENTS", "DLQ", "transformer", "loader-sqlite", "loader-jsonl"} {
+	for _, want := range []string{"NETSUITE_RAW", "EVENTS", "DLQ", "transformer", "loader-sqlite", "loader-jsonl",
+		"BACKFILL", "1234567-sb1", "1 of 2", "2026-06-01T00:00:00Z"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, out.String())
 		}

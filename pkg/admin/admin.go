@@ -19,6 +19,7 @@ import (
 
 	"github.com/nsflow/nsflow/pkg/broker"
 	"github.com/nsflow/nsflow/pkg/calendarevent"
+	"github.com/nsflow/nsflow/pkg/extractor"
 )
 
 // DeadLetter is one message of the DLQ stream, described by its headers.
@@ -189,12 +190,14 @@ type CursorStatus struct {
 
 // Status is the whole pipeline's state as JetStream sees it.
 type Status struct {
-	Streams   []StreamStatus   `json:"streams"`
-	Consumers []ConsumerStatus `json:"consumers"`
-	Cursors   []CursorStatus   `json:"cursors"`
+	Streams   []StreamStatus             `json:"streams"`
+	Consumers []ConsumerStatus           `json:"consumers"`
+	Cursors   []CursorStatus             `json:"cursors"`
+	Backfills []extractor.BackfillRecord `json:"backfills"`
 }
 
-// ReadStatus collects stream sizes, consumer lag and extractor cursors.
+// ReadStatus collects stream sizes, consumer lag, extractor cursors and
+// backfill progress.
 func ReadStatus(ctx context.Context, js jetstream.JetStream, stateBucket string) (Status, error) {
 	var s Status
 	for _, name := range []string{calendarevent.StreamRaw, calendarevent.StreamEvents, calendarevent.StreamDLQ} {
@@ -253,6 +256,9 @@ func ReadStatus(ctx context.Context, js jetstream.JetStream, stateBucket string)
 	}
 	sort.Slice(s.Cursors, func(i, j int) bool { return s.Cursors[i].Key < s.Cursors[j].Key })
 	sort.Slice(s.Consumers, func(i, j int) bool { return s.Consumers[i].Name < s.Consumers[j].Name })
+	if s.Backfills, err = extractor.ReadBackfills(ctx, kv); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nsflow/nsflow/pkg/calendarevent"
@@ -449,4 +450,80 @@ func (x *Extractor) windowRows(remaining int) int {
 	}
 	w = (w + ps - 1) / ps * ps
 	return min(max(w, 2*ps), maxWindowRows/ps*ps)
+}
+
+// BackfillRecord is one account's stored backfill plan and the progress of
+// its windows, as tools read them from the state bucket (ReadBackfills).
+type BackfillRecord struct {
+	// Account is the account token of the plan's key (backfill.<token>).
+	Account string `json:"account"`
+	// Since, Until are the configured bounds (zero: unbounded); End is the
+	// inclusive upper bound the plan was made for.
+	Since     time.Time `json:"since,omitzero"`
+	Until     time.Time `json:"until,omitzero"`
+	End       time.Time `json:"end"`
+	CreatedAt time.Time `json:"created_at"`
+	// Planned is set once the whole range is split into windows; Done once
+	// every window is read (the window records are then removed).
+	Planned bool `json:"planned"`
+	Done    bool `json:"done"`
+	// Windows and WindowsDone count the window records stored now.
+	Windows     int `json:"windows"`
+	WindowsDone int `json:"windows_done"`
+	// Remaining is the number of events after the last planned window when
+	// last counted (-1: unknown; 0 once planned).
+	Remaining int `json:"remaining"`
+}
+
+// ReadBackfills returns the backfill plans stored in kv (the state bucket),
+// one per account that has ever backfilled, in key order.
+func ReadBackfills(ctx context.Context, kv jetstream.KeyValue) ([]BackfillRecord, error) {
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list state keys: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []BackfillRecord
+	for _, k := range keys {
+		token, ok := strings.CutPrefix(k, "backfill.")
+		if !ok {
+			continue
+		}
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			continue // deleted since it was listed
+		}
+		var p planRecord
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			return nil, fmt.Errorf("backfill plan %s: corrupt value (delete the key to start the backfill over): %w", k, err)
+		}
+		r := BackfillRecord{
+			Account: token, Since: p.Since, Until: p.Until, End: p.End, CreatedAt: p.CreatedAt,
+			Planned: p.Planned, Done: p.Done, Remaining: p.Remaining,
+		}
+		prefix := "cursor." + token + ".backfill."
+		for _, wk := range keys {
+			if !strings.HasPrefix(wk, prefix) {
+				continue
+			}
+			we, err := kv.Get(ctx, wk)
+			if err != nil {
+				continue
+			}
+			var w windowRecord
+			if json.Unmarshal(we.Value(), &w) != nil {
+				continue
+			}
+			r.Windows++
+			if w.Done {
+				r.WindowsDone++
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -50,6 +50,15 @@ func TestBackfillResumesAfterCrash(t *testing.T) {
 		t.Fatalf("first run read %d of %d events, finished %d of %d windows: the crash came at the wrong time to prove anything",
 			len(firstIDs), live, st1.WindowsDone, st1.Windows)
 	}
+	// What `nsflow status` shows of the stopped backfill: its windows as stored.
+	stored, err := extractor.ReadBackfills(t.Context(), h.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 || stored[0].Done || stored[0].Windows != st1.Windows || stored[0].WindowsDone != st1.WindowsDone ||
+		stored[0].Account != calendarevent.AccountToken(h.sb.Config().Account) {
+		t.Fatalf("stored backfill after the crash: %+v, want %d of %d windows read, not done", stored, st1.WindowsDone, st1.Windows)
+	}
 	client := &countingNS{NetSuite: h.client(t, clientOptions{})}
 	x2 := h.extractorWith(t, cfg, client)
 	if _, err := x2.Pass(t.Context()); err != nil {
@@ -77,6 +86,9 @@ func TestBackfillResumesAfterCrash(t *testing.T) {
 	}
 	if st2.Active || !st2.Planned || st2.WindowsDone != st2.Windows {
 		t.Fatalf("backfill status after the second run: %+v", st2)
+	}
+	if stored, err = extractor.ReadBackfills(t.Context(), h.state); err != nil || len(stored) != 1 || !stored[0].Done || stored[0].Windows != 0 {
+		t.Fatalf("stored backfill after the second run: %+v, %v; want done, its window records removed", stored, err)
 	}
 }
 
