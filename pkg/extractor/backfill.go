@@ -66,43 +66,6 @@ func (w *windowRecord) setCursor(p pos) { w.LastModified, w.ID = p.LM, p.ID }
 type window struct {
 	key string
 	rec windowRecord
-	// limit and bound are set on a window handed out before the probe that
-	// bounds it has returned: its reader reads at most limit rows after
-	// From (the rows before the probe's page: the probe is at that offset),
-	// and learns its key and Before from bound once the planner has stored
-	// the window.
-	limit int
-	bound *windowBound
-}
-
-// windowBound is the end of a window found after its reader started.
-type windowBound struct {
-	ready  chan struct{} // closed when key and before are set
-	key    string
-	before pos
-}
-
-// adopt takes the window's key and Before once the planner has stored
-// them; with wait, it waits for them (or ctx). It reports whether w has its
-// key.
-func (w *window) adopt(ctx context.Context, wait bool) (bool, error) {
-	if w.bound == nil || w.key != "" {
-		return true, nil
-	}
-	if wait {
-		select {
-		case <-w.bound.ready:
-		case <-ctx.Done():
-			return false, fmt.Errorf("wait for the window's bound: %w", ctx.Err())
-		}
-	}
-	select {
-	case <-w.bound.ready:
-		w.key, w.rec.Before = w.bound.key, w.bound.before
-		return true, nil
-	default:
-		return false, nil
-	}
 }
 
 // BackfillKey is the KV key of account's backfill plan.
@@ -325,30 +288,16 @@ func (x *Extractor) readWindow(ctx context.Context, plan *planRecord, w window, 
 		start = c
 	}
 	r := keysetRange{From: start.LM, AfterID: start.ID, Until: plan.End, Before: w.rec.Before}
-	x.log.Debug("backfill window", "window", w.key, "from", r.From, "after_id", r.AfterID, "limit", w.limit)
-	read := 0
+	x.log.Debug("backfill window", "window", w.key, "from", r.From, "after_id", r.AfterID)
 	err := x.scan(ctx, x.eventSource(), r, func(page *netsuite.SuiteQLPage) (batch, error) {
-		final := false
-		if w.limit > 0 && read+len(page.Items) >= w.limit {
-			// The rows from here on are the probe's page and the next window.
-			page.Items, final = page.Items[:w.limit-read], true
-		}
-		read += len(page.Items)
-		if len(page.Items) == 0 {
-			return batch{final: true, deliver: func(context.Context) error { return nil }}, nil
-		}
 		b, err := x.eventBatch(page, res, func(ctx context.Context, last pos) error {
 			w.rec.setCursor(last)
 			w.rec.UpdatedAt = x.cfg.Clock().UTC()
-			if ok, err := w.adopt(ctx, false); !ok || err != nil {
-				return err // not stored yet: the planner stores it with its bound
-			}
 			return x.saveWindow(ctx, w, false)
 		})
 		if err != nil {
 			return b, err
 		}
-		b.final = final
 		deliver := b.deliver
 		b.deliver = func(ctx context.Context) error {
 			select {
@@ -363,9 +312,6 @@ func (x *Extractor) readWindow(ctx context.Context, plan *planRecord, w window, 
 	})
 	if err != nil {
 		return fmt.Errorf("window %s: %w", strings.TrimPrefix(w.key, windowPrefix(x.cfg.Account)), err)
-	}
-	if _, err := w.adopt(ctx, true); err != nil {
-		return err
 	}
 	w.rec.Done = true
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
@@ -449,20 +395,6 @@ func (x *Extractor) planWindows(ctx context.Context, plan *planRecord, work chan
 			return fmt.Errorf("hand out backfill window: %w", ctx.Err())
 		}
 	}
-	// bounded stores a window handed out early (see below) once its probe
-	// has returned, and gives its reader the key and bound.
-	bounded := func(w windowRecord, b *windowBound) error {
-		key := windowKey(x.cfg.Account, w)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointTimeout)
-		err := x.saveWindow(sctx, window{key: key, rec: w}, true)
-		cancel()
-		if err != nil {
-			return err
-		}
-		b.key, b.before = key, w.Before
-		close(b.ready)
-		return x.savePlan(ctx, plan)
-	}
 	for !plan.Planned {
 		s := plan.Next
 		if plan.Remaining >= 0 && plan.Remaining <= size {
@@ -472,34 +404,12 @@ func (x *Extractor) planWindows(ctx context.Context, plan *planRecord, work chan
 			}
 			return handOut(windowRecord{From: s})
 		}
-		// With a known count, the window's reader starts now, beside the
-		// probe that bounds it: it reads the size-ps rows before the
-		// probe's offset, and is told its bound when the probe returns. A
-		// crash before that stores nothing: the window is planned again.
-		var early *windowBound
-		if plan.Remaining > size {
-			early = &windowBound{ready: make(chan struct{})}
-			x.mu.Lock()
-			x.backfill.Windows++
-			x.mu.Unlock()
-			select {
-			case work <- window{rec: windowRecord{From: s}, limit: size - ps, bound: early}:
-			case <-ctx.Done():
-				return fmt.Errorf("hand out backfill window: %w", ctx.Err())
-			}
-		}
 		probe, err := x.fetch(ctx, x.eventSource(), keysetRange{From: s.LM, AfterID: s.ID, Until: plan.End}, size-ps)
 		if err != nil {
 			return err
 		}
 		if len(probe.Items) == 0 { // fewer than size events are left: the last window
 			plan.Planned = true
-			if early != nil { // rows vanished: its reader reads them all (at most size-ps)
-				x.mu.Lock()
-				x.backfill.Planned = true
-				x.mu.Unlock()
-				return bounded(windowRecord{From: s}, early)
-			}
 			return handOut(windowRecord{From: s})
 		}
 		b, err := x.eventBatch(probe, res, nil)
@@ -515,15 +425,6 @@ func (x *Extractor) planWindows(ctx context.Context, plan *planRecord, work chan
 			plan.Remaining = max(probe.TotalResults-probe.Offset-len(probe.Items), 0)
 		}
 		plan.Planned = !morePages(probe, ps)
-		if early != nil {
-			if err := bounded(windowRecord{From: s, Before: b.first}, early); err != nil {
-				return err
-			}
-			x.mu.Lock()
-			x.backfill.Planned = plan.Planned
-			x.mu.Unlock()
-			continue
-		}
 		if err := handOut(windowRecord{From: s, Before: b.first}); err != nil {
 			return err
 		}

@@ -56,11 +56,7 @@
 // and bounds the window (the window is the events strictly before that
 // page's first row). So planning costs no request beyond the pages a
 // sequential read makes, and only the last window can end with a partial
-// page. With the count known, a window's reader starts beside its probe:
-// it reads the size-PageSize rows before the probe's offset (a row count,
-// not yet a key bound) and is given its key and bound when the probe
-// returns; until then its progress is not checkpointed (a crash re-reads
-// those pages). Each window is read with keyset pages and checkpointed under
+// page. Each window is read with keyset pages and checkpointed under
 // cursor.<account token>.backfill.<from>-<before> (a record with a cursor's
 // fields plus its bounds and a done flag). After a crash, the next pass
 // resumes the plan: finished windows are skipped, unfinished ones continue

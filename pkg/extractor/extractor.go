@@ -479,9 +479,6 @@ func (x *Extractor) fetch(ctx context.Context, src source, r keysetRange, offset
 type batch struct {
 	first, last pos
 	deliver     func(ctx context.Context) error
-	// final ends the scan after this page whatever NetSuite says of more
-	// rows (a window read up to a row count).
-	final bool
 }
 
 // morePages reports whether rows follow page. A full page without hasMore
@@ -518,7 +515,7 @@ func (x *Extractor) scan(ctx context.Context, src source, r keysetRange, parse f
 		if err != nil {
 			return err
 		}
-		more := !b.final && morePages(page, x.cfg.PageSize)
+		more := morePages(page, x.cfg.PageSize)
 		var next chan fetched
 		stop := func() {}
 		if more {
