@@ -306,6 +306,23 @@ func queued(t *testing.T, g *KV, n int) {
 	})
 }
 
+// holdOnlySlot returns a one-slot governor on a fresh server, its bucket,
+// and the release of the slot, already taken.
+func holdOnlySlot(t *testing.T, cfg KVConfig) (*KV, jetstream.KeyValue, func()) {
+	t.Helper()
+	_, kv := connect(t, startJetStream(t), "netsuite_state")
+	g, err := NewKV(kv, "123", 1, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	rel, err := g.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, kv, rel
+}
+
 // slotRevision returns the revision of slot i's key, or 0 when it is free.
 func slotRevision(t *testing.T, kv jetstream.KeyValue, g *KV, i int) uint64 {
 	t.Helper()
@@ -339,13 +356,7 @@ func acquireAsync(ctx context.Context, g *KV) <-chan func() {
 // release in a row gives the slot back to the bucket instead.
 func TestKVHandsSlotToWaitingRequest(t *testing.T) {
 	t.Parallel()
-	_, kv := connect(t, startJetStream(t), "netsuite_state")
-	g, _ := NewKV(kv, "123", 1, KVConfig{LeaseTTL: time.Hour, Holder: "a", PollInterval: 10 * time.Second})
-	t.Cleanup(func() { _ = g.Close() })
-	rel, err := g.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, kv, rel := holdOnlySlot(t, KVConfig{LeaseTTL: time.Hour, Holder: "a", PollInterval: 10 * time.Second})
 	rev := slotRevision(t, kv, g, 0)
 	for i := 1; i <= maxHandoffs+1; i++ {
 		next := acquireAsync(t.Context(), g)
@@ -382,14 +393,8 @@ func TestKVHandsSlotToWaitingRequest(t *testing.T) {
 // bucket rather than passing a lease that may lapse to another request.
 func TestKVNoHandoverOfLapsingLease(t *testing.T) {
 	t.Parallel()
-	_, kv := connect(t, startJetStream(t), "netsuite_state")
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	g, _ := NewKV(kv, "123", 1, KVConfig{LeaseTTL: time.Hour, Holder: "a", Clock: clock.Now, PollInterval: 20 * time.Millisecond})
-	t.Cleanup(func() { _ = g.Close() })
-	rel, err := g.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, kv, rel := holdOnlySlot(t, KVConfig{LeaseTTL: time.Hour, Holder: "a", Clock: clock.Now, PollInterval: 20 * time.Millisecond})
 	rev := slotRevision(t, kv, g, 0)
 	next := acquireAsync(t.Context(), g)
 	queued(t, g, 1)
@@ -415,13 +420,7 @@ func TestKVNoHandoverOfLapsingLease(t *testing.T) {
 // which goes to the next waiter; none is leaked.
 func TestKVCancelledWaiterPassesHandoverOn(t *testing.T) {
 	t.Parallel()
-	_, kv := connect(t, startJetStream(t), "netsuite_state")
-	g, _ := NewKV(kv, "123", 1, KVConfig{LeaseTTL: time.Hour, Holder: "a", PollInterval: 10 * time.Second})
-	t.Cleanup(func() { _ = g.Close() })
-	rel, err := g.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, _, rel := holdOnlySlot(t, KVConfig{LeaseTTL: time.Hour, Holder: "a", PollInterval: 10 * time.Second})
 	w := g.enqueue() // a waiter that will give up
 	next := acquireAsync(t.Context(), g)
 	queued(t, g, 2)
